@@ -1,0 +1,192 @@
+// Command ingest measures Kairos's end-to-end ingest throughput: events per
+// second from a preloaded topic of realistic mixed events (bench/synth)
+// through decode, dedupe, identity routing, fold and the Pebble commit,
+// with the embedded Kafka-protocol broker in the same process on loopback.
+//
+// In the same run it measures a baseline: a plain franz-go consumer
+// reading the same records from the same broker and doing nothing with
+// them. The ratio tells how much of the machine the engine's own work
+// takes, independent of how noisy the machine is today.
+//
+//	go run ./bench/ingest -events 1000000 -runs 5
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kairos-engine/kairos/bench/synth"
+	"github.com/kairos-engine/kairos/state"
+	"github.com/kairos-engine/kairos/stream"
+	"github.com/kairos-engine/kairos/stream/broker"
+)
+
+var logOut io.Writer = io.Discard
+
+func main() {
+	events := flag.Int("events", 1_000_000, "events to preload and fold per run")
+	runs := flag.Int("runs", 5, "measured runs (the median is reported)")
+	partitions := flag.Int("partitions", 8, "partitions per topic")
+	seed := flag.Uint64("seed", 1, "synthetic traffic seed")
+	sync := flag.Bool("sync", false, "fsync every state batch")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the last engine run")
+	verbose := flag.Bool("v", false, "show the engine's log")
+	flag.Parse()
+	if *verbose {
+		logOut = os.Stderr
+	}
+	if err := run(*events, *runs, int32(*partitions), *seed, *sync, *cpuprofile); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, runs int, partitions int32, seed uint64, syncWrites bool, cpuprofile string) error {
+	ctx := context.Background()
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Partitions: int(partitions)})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	addr := b.Addr()
+
+	fmt.Printf("preloading %d events into %d partitions...\n", n, partitions)
+	recs := synth.Mixed(n, seed)
+	var bytes int
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerLinger(10*time.Millisecond), kgo.MaxBufferedRecords(1<<20))
+	if err != nil {
+		return err
+	}
+	if _, err := stream.EnsureTopics(ctx, cl, stream.DefaultTopics(), partitions, -1); err != nil {
+		return err
+	}
+	for i := 0; i < len(recs); i += 50_000 {
+		chunk := recs[i:min(i+50_000, len(recs))]
+		krs := make([]*kgo.Record, len(chunk))
+		for j, r := range chunk {
+			krs[j] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+			bytes += len(r.Value)
+		}
+		if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+			return err
+		}
+	}
+	cl.Close()
+	recs = nil
+	fmt.Printf("preloaded: %d events, mean %.0f bytes\n", n, float64(bytes)/float64(n))
+
+	var base, eng []float64
+	for i := range runs {
+		bt, err := baseline(ctx, addr, n)
+		if err != nil {
+			return err
+		}
+		prof := ""
+		if i == runs-1 {
+			prof = cpuprofile
+		}
+		et, err := engineRun(ctx, addr, n, partitions, syncWrites, i, prof)
+		if err != nil {
+			return err
+		}
+		base = append(base, float64(n)/bt.Seconds())
+		eng = append(eng, float64(n)/et.Seconds())
+		fmt.Printf("run %d: baseline %9.0f records/s   engine %9.0f events/s   (%.2fs)\n", i+1, base[i], eng[i], et.Seconds())
+	}
+	mb, me := median(base), median(eng)
+	fmt.Printf("\nmedian of %d runs: baseline consumer %.0f records/s; engine %.0f events/s; engine/baseline = %.2f\n", runs, mb, me, me/mb)
+	return nil
+}
+
+// baseline reads every input record with a plain consumer and no work.
+func baseline(ctx context.Context, addr string, n int) (time.Duration, error) {
+	t := stream.DefaultTopics()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(t.Clickstream, t.Orders, t.Email),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(8<<20))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	start := time.Now()
+	seen := 0
+	for seen < n {
+		fs := cl.PollRecords(ctx, 10_000)
+		if err := fs.Err0(); err != nil {
+			return 0, err
+		}
+		seen += fs.NumRecords()
+	}
+	return time.Since(start), nil
+}
+
+// engineRun folds all records into a fresh store with a fresh group and
+// returns the time from start until every input record is committed.
+func engineRun(ctx context.Context, addr string, n int, partitions int32, syncWrites bool, i int, cpuprofile string) (time.Duration, error) {
+	dir, err := os.MkdirTemp("", "kairos-ingest-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	st, err := state.Open(dir, state.Options{Sync: syncWrites})
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	eng, err := stream.New(stream.Config{
+		Brokers:    []string{addr},
+		Group:      fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i),
+		Partitions: partitions,
+		Store:      st,
+		Logger:     slog.New(slog.NewTextHandler(logOut, nil)),
+	})
+	if err != nil {
+		return 0, err
+	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 0, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- eng.Run(ctx) }()
+	for eng.InputsCommitted() < int64(n) {
+		select {
+		case err := <-done:
+			cancel()
+			return 0, fmt.Errorf("engine stopped early: %w", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	cancel()
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return elapsed, nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

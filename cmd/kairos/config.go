@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// fileConfig is the YAML configuration file of `kairos serve --config`.
+// Every field is optional; flags given on the command line win over it.
+type fileConfig struct {
+	Kafka struct {
+		Brokers           []string `yaml:"brokers"`
+		Group             string   `yaml:"group"`
+		InstanceID        string   `yaml:"instance_id"`
+		Partitions        int32    `yaml:"partitions"`
+		ReplicationFactor int16    `yaml:"replication_factor"`
+		Topics            struct {
+			Clickstream string `yaml:"clickstream"`
+			Orders      string `yaml:"orders"`
+			Email       string `yaml:"email"`
+			Rekey       string `yaml:"rekey"`
+			DeadLetter  string `yaml:"deadletter"`
+		} `yaml:"topics"`
+		TLS struct {
+			Enabled            bool   `yaml:"enabled"`
+			CAFile             string `yaml:"ca_file"`
+			CertFile           string `yaml:"cert_file"`
+			KeyFile            string `yaml:"key_file"`
+			InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+		} `yaml:"tls"`
+		SASL struct {
+			Mechanism string `yaml:"mechanism"`
+			Username  string `yaml:"username"`
+			Password  string `yaml:"password"`
+		} `yaml:"sasl"`
+	} `yaml:"kafka"`
+	State struct {
+		DataDir     string `yaml:"data_dir"`
+		Sync        bool   `yaml:"sync"`
+		CacheMB     int    `yaml:"cache_mb"`
+		HotContacts int    `yaml:"hot_contacts"`
+	} `yaml:"state"`
+	Events struct {
+		MaxSize   int      `yaml:"max_size"`
+		MaxFuture duration `yaml:"max_future"`
+	} `yaml:"events"`
+	HTTP struct {
+		Addr string `yaml:"addr"`
+	} `yaml:"http"`
+	Log struct {
+		Format string `yaml:"format"`
+		Level  string `yaml:"level"`
+	} `yaml:"log"`
+}
+
+// duration parses Go duration text ("24h", "90s") from YAML.
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 90s or 24h", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
+}
+
+// configError locates a bad value: file, line and the field's path.
+type configError struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *configError) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg)
+}
+
+// loadConfig reads and validates a configuration file. Unknown fields are
+// errors, so a typo does not silently fall back to a default.
+func loadConfig(path string) (*fileConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	var cfg fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	bad := func(field, msg string) error {
+		return &configError{File: path, Line: lineOf(&root, field), Field: field, Msg: msg}
+	}
+	k := &cfg.Kafka
+	switch {
+	case k.Partitions < 0:
+		return nil, bad("kafka.partitions", "must be positive")
+	case k.ReplicationFactor < -1 || k.ReplicationFactor == 0 && hasField(&root, "kafka.replication_factor"):
+		return nil, bad("kafka.replication_factor", "must be -1 (broker default) or at least 1")
+	case cfg.State.CacheMB < 0:
+		return nil, bad("state.cache_mb", "must not be negative")
+	case cfg.State.HotContacts < 0:
+		return nil, bad("state.hot_contacts", "must not be negative")
+	case cfg.Events.MaxSize < 0 || cfg.Events.MaxSize > 16<<20:
+		return nil, bad("events.max_size", "must be between 1 and 16777216 bytes")
+	case cfg.Events.MaxFuture < 0:
+		return nil, bad("events.max_future", "must not be negative")
+	}
+	for i, b := range k.Brokers {
+		if !strings.Contains(b, ":") {
+			return nil, bad(fmt.Sprintf("kafka.brokers[%d]", i), fmt.Sprintf("%q needs a port, like host:9092", b))
+		}
+	}
+	switch strings.ToLower(k.SASL.Mechanism) {
+	case "", "plain", "scram-sha-256", "scram-sha-512":
+	default:
+		return nil, bad("kafka.sasl.mechanism", fmt.Sprintf("%q is not one of plain, scram-sha-256, scram-sha-512", k.SASL.Mechanism))
+	}
+	if k.SASL.Mechanism != "" && k.SASL.Username == "" {
+		return nil, bad("kafka.sasl.username", "required when a SASL mechanism is set")
+	}
+	switch cfg.Log.Format {
+	case "", "json", "text":
+	default:
+		return nil, bad("log.format", fmt.Sprintf("%q is not json or text", cfg.Log.Format))
+	}
+	switch strings.ToLower(cfg.Log.Level) {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return nil, bad("log.level", fmt.Sprintf("%q is not debug, info, warn or error", cfg.Log.Level))
+	}
+	// Secrets may be given as ${ENV_VAR} so the file can be committed.
+	k.SASL.Password = os.ExpandEnv(k.SASL.Password)
+	return &cfg, nil
+}
+
+// lineOf returns the line of a dotted field path ("kafka.tls.ca_file",
+// "kafka.brokers[1]"), or of the deepest parent present.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, part := range strings.Split(path, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			name = part[:i]
+			fmt.Sscanf(part[i:], "[%d]", &idx)
+		}
+		next := mappingValue(n, name)
+		if next == nil {
+			return line
+		}
+		n, line = next, next.Line
+		if idx >= 0 && n.Kind == yaml.SequenceNode && idx < len(n.Content) {
+			n, line = n.Content[idx], n.Content[idx].Line
+		}
+	}
+	return line
+}
+
+func hasField(root *yaml.Node, path string) bool {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, part := range strings.Split(path, ".") {
+		if n = mappingValue(n, part); n == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

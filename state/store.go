@@ -1,0 +1,435 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Sentinel errors of the store.
+var (
+	// ErrNotFound is returned when a contact or alias does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAliasLoop is returned when resolving an alias does not reach a
+	// contact within maxAliasHops: the identity graph is damaged.
+	ErrAliasLoop = errors.New("alias chain too long")
+	// ErrPartitionCount is returned by Open when the data directory was
+	// written with a different number of input partitions: contacts would
+	// be looked up on the wrong partition.
+	ErrPartitionCount = errors.New("partition count changed")
+)
+
+// maxAliasHops bounds alias resolution: an alias points at a canonical key,
+// which after a later merge may itself be an alias, so chains are short but
+// not always one hop.
+const maxAliasHops = 8
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
+	// Sync makes every committed batch durable against power loss (fsync of
+	// the write-ahead log). Without it a batch survives a process crash
+	// (kill -9), because it is in the OS page cache, but not a machine
+	// crash. Default false; `kairos serve --sync` turns it on.
+	Sync bool
+	// CacheBytes is Pebble's block cache size. Default 64 MiB.
+	CacheBytes int64
+	// MemTableBytes is Pebble's memtable size. Default 32 MiB.
+	MemTableBytes uint64
+	// FS replaces the real file system, for tests (vfs.NewMem()).
+	FS vfs.FS
+	// Logger receives Pebble's own messages. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is the Pebble database holding every partition's state. It is safe
+// for concurrent use; a Partition is not.
+type Store struct {
+	db   *pebble.DB
+	opts Options
+	wo   *pebble.WriteOptions
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	if opts.MemTableBytes == 0 {
+		opts.MemTableBytes = 32 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:              cache,
+		MemTableSize:       opts.MemTableBytes,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{opts.Logger},
+	}
+	// Most lookups of a new id miss (an anonymous visitor's first event
+	// probes for a contact and an alias): bloom filters answer those
+	// without reading data blocks.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	if opts.FS != nil {
+		po.FS = opts.FS
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("open state in %s: %w", dir, err)
+	}
+	s := &Store{db: db, opts: opts, wo: pebble.NoSync}
+	if opts.Sync {
+		s.wo = pebble.Sync
+	}
+	return s, nil
+}
+
+// Close flushes nothing extra (every batch is already in the WAL) and
+// closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state: %w", err)
+	}
+	return nil
+}
+
+// DB exposes the Pebble handle for metrics collection.
+func (s *Store) DB() *pebble.DB { return s.db }
+
+// CheckPartitions records the number of input partitions on first use and
+// fails when it later differs: contacts are placed by hash modulo that
+// number, so a change would strand every stored contact.
+func (s *Store) CheckPartitions(n int32) error {
+	k := globalKey("partitions")
+	v, closer, err := s.db.Get(k)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		if err := s.db.Set(k, strconv.AppendInt(nil, int64(n), 10), pebble.Sync); err != nil {
+			return fmt.Errorf("record partition count: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read partition count: %w", err)
+	}
+	stored, perr := strconv.ParseInt(string(v), 10, 32)
+	closer.Close()
+	if perr != nil {
+		return fmt.Errorf("read partition count %q: %w", v, ErrCorrupt)
+	}
+	if int32(stored) != n {
+		return fmt.Errorf("%w: the data directory was built with %d partitions per input topic, the topics now have %d; "+
+			"restore the partition count or rebuild state into a fresh data directory", ErrPartitionCount, stored, n)
+	}
+	return nil
+}
+
+// get copies the value of k into dst (Pebble's value is only valid until
+// the closer is closed).
+func (s *Store) get(k, dst []byte) ([]byte, bool, error) {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return dst, false, nil
+	}
+	if err != nil {
+		return dst, false, err
+	}
+	dst = append(dst[:0], v...)
+	closer.Close()
+	return dst, true, nil
+}
+
+// Lookup finds the contact an id resolves to, following aliases across
+// partitions. partitionOf maps an id value to its partition (the engine's
+// placement). It returns the canonical key, or ErrNotFound.
+func (s *Store) Lookup(key Key, partitionOf func(string) int32, c *Contact) (Key, error) {
+	var buf []byte
+	for range maxAliasHops {
+		p := partitionOf(key.Value())
+		var ok bool
+		var err error
+		buf, ok, err = s.get(appendPartitionKey(buf[:0], p, kindContact, string(key)), buf)
+		if err != nil {
+			return "", fmt.Errorf("lookup %s: %w", key, err)
+		}
+		if ok {
+			if err := DecodeContact(buf, c); err != nil {
+				return "", fmt.Errorf("lookup %s: %w", key, err)
+			}
+			return key, nil
+		}
+		buf, ok, err = s.get(appendPartitionKey(buf[:0], p, kindAlias, string(key)), buf)
+		if err != nil {
+			return "", fmt.Errorf("lookup %s: %w", key, err)
+		}
+		if !ok {
+			return "", ErrNotFound
+		}
+		key = Key(buf)
+	}
+	return "", fmt.Errorf("lookup %s: %w", key, ErrAliasLoop)
+}
+
+// Partition is one partition's handle on the store. A Partition is owned by
+// the one goroutine that processes the partition, which is why it can keep
+// scratch buffers and the outbox sequence without locks.
+type Partition struct {
+	s       *Store
+	p       int32
+	nextSeq uint64
+	keyBuf  []byte
+	valBuf  []byte
+}
+
+// Partition opens the handle for partition p, recovering the outbox
+// sequence from the last stored record.
+func (s *Store) Partition(p int32) (*Partition, error) {
+	pt := &Partition{s: s, p: p}
+	lo, hi := partitionBounds(p, kindOutbox)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: outbox: %w", p, err)
+	}
+	if it.Last() {
+		k := it.Key()
+		pt.nextSeq = binary.BigEndian.Uint64(k[len(k)-8:]) + 1
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("partition %d: outbox: %w", p, err)
+	}
+	return pt, nil
+}
+
+// ID returns the partition number.
+func (pt *Partition) ID() int32 { return pt.p }
+
+// Contact reads a contact into c. It reports false when there is none.
+func (pt *Partition) Contact(key Key, c *Contact) (bool, error) {
+	pt.keyBuf = appendPartitionKey(pt.keyBuf[:0], pt.p, kindContact, string(key))
+	var ok bool
+	var err error
+	pt.valBuf, ok, err = pt.s.get(pt.keyBuf, pt.valBuf)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := DecodeContact(pt.valBuf, c); err != nil {
+		return false, fmt.Errorf("contact %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// Alias returns the key an alias resolves to.
+func (pt *Partition) Alias(key Key) (Key, bool, error) {
+	pt.keyBuf = appendPartitionKey(pt.keyBuf[:0], pt.p, kindAlias, string(key))
+	var ok bool
+	var err error
+	pt.valBuf, ok, err = pt.s.get(pt.keyBuf, pt.valBuf)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	return Key(pt.valBuf), true, nil
+}
+
+// Offsets returns the stored next offset of every input topic of this
+// partition: where consumption resumes.
+func (pt *Partition) Offsets() (map[string]int64, error) {
+	out := make(map[string]int64)
+	err := pt.scan(kindOffset, func(rest, v []byte) error {
+		off, n := binary.Uvarint(v)
+		if n <= 0 {
+			return fmt.Errorf("offset of %s: %w", rest, ErrCorrupt)
+		}
+		out[string(rest)] = int64(off)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: offsets: %w", pt.p, err)
+	}
+	return out, nil
+}
+
+// Outbox returns the records not yet acknowledged by the broker, in order.
+func (pt *Partition) Outbox() ([]OutboxRecord, error) {
+	var out []OutboxRecord
+	err := pt.scan(kindOutbox, func(rest, v []byte) error {
+		if len(rest) != 8 {
+			return fmt.Errorf("outbox key: %w", ErrCorrupt)
+		}
+		r, err := decodeOutbox(binary.BigEndian.Uint64(rest), v)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: outbox: %w", pt.p, err)
+	}
+	return out, nil
+}
+
+// DeleteOutbox removes acknowledged records. Losing this write in a crash
+// only republishes them, so it need not be synced.
+func (pt *Partition) DeleteOutbox(seqs []uint64) error {
+	return deleteOutbox(pt.s, pt.p, seqs)
+}
+
+func deleteOutbox(s *Store, p int32, seqs []uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, seq := range seqs {
+		if err := b.Delete(outboxKey(p, seq), nil); err != nil {
+			return fmt.Errorf("partition %d: delete outbox %d: %w", p, seq, err)
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("partition %d: delete outbox: %w", p, err)
+	}
+	return nil
+}
+
+// DeleteOutbox removes acknowledged records of partition p. It is safe to
+// call from the relay goroutine while the partition's owner writes.
+func (s *Store) DeleteOutbox(p int32, seqs []uint64) error { return deleteOutbox(s, p, seqs) }
+
+// Contacts calls fn for every contact key of the partition.
+func (pt *Partition) ContactKeys(fn func(Key) error) error {
+	return pt.scan(kindContact, func(rest, _ []byte) error { return fn(Key(rest)) })
+}
+
+func (pt *Partition) scan(kind byte, fn func(rest, v []byte) error) error {
+	lo, hi := partitionBounds(pt.p, kind)
+	it, err := pt.s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if err := fn(it.Key()[partitionPrefixLen+1:], v); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}
+
+// Batch collects one poll's changes to a partition: contacts, aliases,
+// outbox records and the next offset of every consumed topic. Committing it
+// is the only way state changes, which is what makes the effect of each
+// input record exactly-once: the state and the position it corresponds to
+// are written atomically.
+type Batch struct {
+	pt    *Partition
+	b     *pebble.Batch
+	added []OutboxRecord
+	buf   []byte
+	seq   uint64
+}
+
+// NewBatch starts a batch. Only one batch per partition may be open.
+func (pt *Partition) NewBatch() *Batch {
+	return &Batch{pt: pt, b: pt.s.db.NewBatch(), seq: pt.nextSeq}
+}
+
+// PutContact stores the encoded contact under its canonical key.
+func (b *Batch) PutContact(c *Contact) error {
+	b.buf = c.AppendEncoded(b.buf[:0])
+	k := appendPartitionKey(nil, b.pt.p, kindContact, string(c.Key))
+	if err := b.b.Set(k, b.buf, nil); err != nil {
+		return fmt.Errorf("put contact %s: %w", c.Key, err)
+	}
+	return nil
+}
+
+// DeleteContact removes a contact record (after it was merged elsewhere).
+func (b *Batch) DeleteContact(key Key) error {
+	if err := b.b.Delete(appendPartitionKey(nil, b.pt.p, kindContact, string(key)), nil); err != nil {
+		return fmt.Errorf("delete contact %s: %w", key, err)
+	}
+	return nil
+}
+
+// PutAlias makes alias resolve to target.
+func (b *Batch) PutAlias(alias, target Key) error {
+	if err := b.b.Set(appendPartitionKey(nil, b.pt.p, kindAlias, string(alias)), []byte(target), nil); err != nil {
+		return fmt.Errorf("put alias %s: %w", alias, err)
+	}
+	return nil
+}
+
+// SetOffset records the next offset to consume from topic on this
+// partition.
+func (b *Batch) SetOffset(topic string, next int64) error {
+	v := binary.AppendUvarint(nil, uint64(next))
+	if err := b.b.Set(appendPartitionKey(nil, b.pt.p, kindOffset, topic), v, nil); err != nil {
+		return fmt.Errorf("set offset %s/%d: %w", topic, b.pt.p, err)
+	}
+	return nil
+}
+
+// AddOutbox appends a record to the partition's outbox; it is published
+// after the batch commits.
+func (b *Batch) AddOutbox(r OutboxRecord) error {
+	r.Seq = b.seq
+	b.seq++
+	b.buf = r.appendEncoded(b.buf[:0])
+	if err := b.b.Set(outboxKey(b.pt.p, r.Seq), b.buf, nil); err != nil {
+		return fmt.Errorf("outbox %d: %w", r.Seq, err)
+	}
+	b.added = append(b.added, r)
+	return nil
+}
+
+// Added returns the outbox records of this batch, valid after Commit.
+func (b *Batch) Added() []OutboxRecord { return b.added }
+
+// Empty reports whether the batch holds no writes.
+func (b *Batch) Empty() bool { return b.b.Empty() }
+
+// Commit writes the batch atomically and closes it.
+func (b *Batch) Commit() error {
+	defer b.b.Close()
+	if err := b.b.Commit(b.pt.s.wo); err != nil {
+		return fmt.Errorf("partition %d: commit: %w", b.pt.p, err)
+	}
+	b.pt.nextSeq = b.seq
+	return nil
+}
+
+// Discard drops the batch without writing.
+func (b *Batch) Discard() { b.b.Close() }
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// Fatalf is called by Pebble on unrecoverable corruption. Pebble's Logger
+// contract is that Fatalf does not return (its own logger exits), so after
+// logging this panics: continuing would write on top of a damaged store.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error(msg, "component", "pebble", "fatal", true)
+	panic("pebble: " + msg)
+}

@@ -1,0 +1,63 @@
+// Package event decodes and validates the JSON events of the input topics
+// (kairos.clickstream, kairos.orders, kairos.email) into Event values for
+// the fold.
+//
+// # Place in the data flow
+//
+// A partition worker hands every record value to its own Decoder. A record
+// that decodes is folded into the contact it names; one that does not is
+// sent, original bytes unchanged, to kairos.deadletter with the Reason of
+// the returned *Error in the kairos.reason header and its text in
+// kairos.detail, and processing continues (DESIGN.md, principle 5). The
+// Reason values are stable: they are header values and metric labels.
+// Reasons lists them so metrics can pre-register every label. This package
+// registers no metrics itself; the worker counts by Reason.
+//
+// # The event contract
+//
+// Every event is one JSON object of at most Config.MaxSize bytes (64 KiB):
+//
+//	{"id":"evt-1","type":"add_to_cart","anonymous_id":"a-7f3c",
+//	 "timestamp":"2026-11-24T06:00:00.123Z",
+//	 "properties":{"sku":"SHOE-42","quantity":2,"price":59.90},
+//	 "context":{"timezone":"Europe/Paris"}}
+//
+// Its fields:
+//
+//   - id: required, 1..256 bytes; the fold dedupes on it.
+//   - type: required, a known type of the topic's stream (the internal
+//     re-key topic accepts every type).
+//   - contact_id, email, anonymous_id: at least one; each at most 256
+//     bytes without control characters. email has one '@' between a
+//     non-empty local part and domain and is normalised
+//     (state.NormalizeEmail). Records are keyed by contact_id, else the
+//     normalised email, else anonymous_id.
+//   - timestamp: required, RFC 3339 with optional fraction and zone,
+//     stored as Unix milliseconds; not before Config.MinTime (1990) and not
+//     more than Config.MaxFuture (24h) ahead of now.
+//   - properties: an object whose fields depend on the type (see the
+//     comments on Event's fields); money is a JSON number in major units,
+//     read from its decimal text into minor units.
+//   - context: optional ip, user_agent, url, referrer, timezone (an IANA
+//     name) and utm {source, medium, campaign, term, content}.
+//
+// A null value is the same as an absent one, and so is an empty string (an
+// empty required field is missing). Unknown fields are ignored, so
+// producers can add fields before Kairos reads them. The JSON itself is
+// read strictly (RFC 8259 and no repeated key in any object), because
+// fastjson alone would accept NaN, bad escapes and raw control characters
+// that other consumers of the topics refuse.
+//
+// The README's "Event contract" section documents the contract for
+// producers, with one example per type; TestContractMarkdown renders it
+// from the tested examples (go test ./stream/event -run
+// TestContractMarkdown -contract-out FILE).
+//
+// # Ownership and cost
+//
+// Decode does not keep the record's bytes. The strings of an Event are
+// ordinary strings sharing one allocation per event, the only allocation
+// of a successful Decode; its slices are reused by the next Decode into
+// the same Event. A Decoder is owned by one goroutine. BenchmarkDecode
+// measures it over a traffic mix.
+package event

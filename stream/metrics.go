@@ -1,0 +1,114 @@
+package stream
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kairos-engine/kairos/state"
+	"github.com/kairos-engine/kairos/stream/event"
+)
+
+// metrics are the stream package's Prometheus series. Labels are bounded:
+// topic (the configured topics), type (the event types), reason (the
+// dead-letter reasons).
+type metrics struct {
+	records           map[string]*[state.NumEventTypes]prometheus.Counter
+	deadLetters       *prometheus.CounterVec
+	duplicates        prometheus.Counter
+	forwarded         prometheus.Counter
+	merges            prometheus.Counter
+	identityConflicts prometheus.Counter
+	batchRecords      prometheus.Histogram
+	pollSeconds       prometheus.Histogram
+	assigned          prometheus.Gauge
+	rebalances        prometheus.Counter
+	outboxPending     prometheus.Gauge
+	relayErrors       prometheus.Counter
+	relayedTotal      *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
+	records := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kairos_stream_records_total",
+		Help: "Input events decoded and routed, by topic and event type.",
+	}, []string{"topic", "type"})
+	m := &metrics{
+		records: make(map[string]*[state.NumEventTypes]prometheus.Counter),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kairos_stream_deadletters_total",
+			Help: "Records sent to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kairos_stream_duplicates_total",
+			Help: "Events dropped because their id was already folded into the contact.",
+		}),
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kairos_stream_forwarded_total",
+			Help: "Events forwarded through the re-key topic to the partition owning their contact.",
+		}),
+		merges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kairos_stream_identity_merges_total",
+			Help: "Profiles merged into another contact by an identity link.",
+		}),
+		identityConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kairos_stream_identity_conflicts_total",
+			Help: "Links refused because the id already belonged to another contact.",
+		}),
+		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kairos_stream_batch_records",
+			Help:    "Records per committed partition batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		pollSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kairos_stream_poll_duration_seconds",
+			Help:    "Time to fold and commit one poll of records, all partitions.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kairos_stream_assigned_partitions",
+			Help: "Partitions currently owned by this instance.",
+		}),
+		rebalances: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kairos_stream_rebalances_total",
+			Help: "Partition assignments received from the group.",
+		}),
+		outboxPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kairos_stream_outbox_inflight",
+			Help: "Outbox records handed to the producer and not yet acknowledged.",
+		}),
+		relayErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kairos_stream_relay_errors_total",
+			Help: "Outbox records the broker refused; they stay in the outbox.",
+		}),
+		relayedTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kairos_stream_relayed_total",
+			Help: "Outbox records published and acknowledged, by topic.",
+		}, []string{"topic"}),
+	}
+	// Resolve every (topic, type) child once: the per-event path then costs
+	// an array index instead of a label lookup.
+	for _, topic := range []string{t.Clickstream, t.Orders, t.Email, t.Rekey} {
+		var arr [state.NumEventTypes]prometheus.Counter
+		for ty := state.EventType(1); ty < state.NumEventTypes; ty++ {
+			arr[ty] = records.WithLabelValues(topic, ty.String())
+		}
+		m.records[topic] = &arr
+	}
+	for _, r := range event.Reasons() {
+		m.deadLetters.WithLabelValues(string(r))
+	}
+	if reg != nil {
+		reg.MustRegister(records, m.deadLetters, m.duplicates, m.forwarded, m.merges, m.identityConflicts,
+			m.batchRecords, m.pollSeconds, m.assigned, m.rebalances, m.outboxPending, m.relayErrors, m.relayedTotal)
+	}
+	return m
+}
+
+func (m *metrics) consumed(topic string, t state.EventType) {
+	if arr := m.records[topic]; arr != nil && t < state.NumEventTypes && arr[t] != nil {
+		arr[t].Inc()
+	}
+}
+
+func (m *metrics) deadLetter(reason string) { m.deadLetters.WithLabelValues(reason).Inc() }
+
+func (m *metrics) relayed(topic string) { m.relayedTotal.WithLabelValues(topic).Inc() }

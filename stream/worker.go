@@ -1,0 +1,469 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kairos-engine/kairos/state"
+	"github.com/kairos-engine/kairos/stream/event"
+	"github.com/kairos-engine/kairos/stream/fold"
+)
+
+// Headers of the records the engine writes. Internal (re-key) records carry
+// the operation and its target; dead letters carry the reason and where the
+// record came from.
+const (
+	HeaderOp        = "kairos.op"
+	HeaderTarget    = "kairos.target"
+	HeaderHops      = "kairos.hops"
+	HeaderID        = "kairos.id"
+	HeaderAlias     = "kairos.alias"
+	HeaderReason    = "kairos.reason"
+	HeaderDetail    = "kairos.detail"
+	HeaderSrcTopic  = "kairos.source.topic"
+	HeaderSrcPart   = "kairos.source.partition"
+	HeaderSrcOffset = "kairos.source.offset"
+)
+
+// Operations on the internal re-key topic.
+const (
+	opForward = "forward" // an event for a contact owned by another partition
+	opLink    = "link"    // make an id an alias of a contact, merging its profile
+	opMerge   = "merge"   // absorb a profile (the value) into the target contact
+)
+
+// maxHops bounds how often one event is forwarded while resolving its
+// contact. Chains are short (an alias points at a contact that may itself
+// have been merged once); a longer one means damaged identity data, and the
+// event goes to the dead-letter topic rather than circling.
+const maxHops = 8
+
+// Dead-letter reasons the engine adds to the decoder's.
+const (
+	reasonIdentityLoop = "identity_loop"
+	reasonBadInternal  = "bad_internal_record"
+)
+
+// worker owns one partition: its contacts, its Pebble handle and its decode
+// scratch. Only the poll loop calls it, one poll at a time, so nothing in it
+// is locked.
+type worker struct {
+	e    *Engine
+	p    int32
+	pt   *state.Partition
+	dec  *event.Decoder
+	fold *fold.Folder
+	ev   event.Event
+	keys []state.Key
+
+	cache *contactCache
+	// aliases written in the current poll, visible before the batch commits.
+	aliases map[state.Key]state.Key
+	dirty   map[state.Key]*state.Contact
+	deleted map[state.Key]bool
+
+	batch   *state.Batch
+	offsets map[string]int64 // next offset per topic in the current poll
+	log     *slog.Logger
+}
+
+func newWorker(e *Engine, p int32) (*worker, error) {
+	pt, err := e.store.Partition(p)
+	if err != nil {
+		return nil, err
+	}
+	return &worker{
+		e:       e,
+		p:       p,
+		pt:      pt,
+		dec:     event.NewDecoder(e.cfg.Decoder),
+		fold:    fold.NewFolder(),
+		cache:   newContactCache(e.cfg.CacheContacts),
+		aliases: make(map[state.Key]state.Key),
+		dirty:   make(map[state.Key]*state.Contact),
+		deleted: make(map[state.Key]bool),
+		offsets: make(map[string]int64),
+		log:     e.log.With("partition", p),
+	}, nil
+}
+
+// process folds one poll's records of this partition and commits them with
+// the next offsets in one batch. An error means the batch could not be
+// written: the partition must stop, and its cache is no longer trusted.
+func (w *worker) process(recs []*kgo.Record) error {
+	w.batch = w.pt.NewBatch()
+	clear(w.offsets)
+	for _, r := range recs {
+		if err := w.handle(r); err != nil {
+			w.batch.Discard()
+			w.reset()
+			return fmt.Errorf("partition %d offset %s/%d: %w", w.p, r.Topic, r.Offset, err)
+		}
+		w.offsets[r.Topic] = r.Offset + 1
+	}
+	for _, c := range w.dirty {
+		if err := w.batch.PutContact(c); err != nil {
+			w.batch.Discard()
+			w.reset()
+			return err
+		}
+	}
+	for k := range w.deleted {
+		if err := w.batch.DeleteContact(k); err != nil {
+			w.batch.Discard()
+			w.reset()
+			return err
+		}
+	}
+	for topic, next := range w.offsets {
+		if err := w.batch.SetOffset(topic, next); err != nil {
+			w.batch.Discard()
+			w.reset()
+			return err
+		}
+	}
+	if err := w.batch.Commit(); err != nil {
+		w.reset()
+		return err
+	}
+	w.e.metrics.batchRecords.Observe(float64(len(recs)))
+	if added := w.batch.Added(); len(added) > 0 {
+		w.e.relay.enqueue(w.p, added)
+	}
+	clear(w.dirty)
+	clear(w.deleted)
+	clear(w.aliases)
+	w.batch = nil
+	return nil
+}
+
+// reset drops everything the failed poll may have changed in memory.
+func (w *worker) reset() {
+	w.cache.clear()
+	clear(w.dirty)
+	clear(w.deleted)
+	clear(w.aliases)
+	w.batch = nil
+}
+
+func (w *worker) handle(r *kgo.Record) error {
+	if r.Topic == w.e.cfg.Topics.Rekey {
+		return w.handleInternal(r)
+	}
+	stream := w.e.streamOf(r.Topic)
+	if err := w.dec.Decode(r.Value, stream, &w.ev); err != nil {
+		var de *event.Error
+		if !errors.As(err, &de) {
+			de = &event.Error{Reason: event.ReasonInvalidJSON, Detail: err.Error()}
+		}
+		return w.deadLetter(r, string(de.Reason), de.Error())
+	}
+	w.e.metrics.consumed(r.Topic, w.ev.Type)
+	return w.route(r, "", 0)
+}
+
+// route sends the decoded event w.ev towards its contact: folds it here if
+// this partition owns the contact, forwards it otherwise.
+func (w *worker) route(r *kgo.Record, target state.Key, hops int) error {
+	k := target
+	if k == "" {
+		k = w.ev.PrimaryKey()
+	}
+	for {
+		if hops > maxHops {
+			return w.deadLetter(r, reasonIdentityLoop, "contact "+string(k)+" not reached after "+strconv.Itoa(maxHops)+" hops")
+		}
+		if owner := w.e.partitionOf(k.Value()); owner != w.p {
+			return w.forward(r, opForward, k, hops+1, r.Value)
+		}
+		c, alias, err := w.resolve(k)
+		if err != nil {
+			return err
+		}
+		if alias != "" {
+			k, hops = alias, hops+1
+			continue
+		}
+		if c == nil {
+			c = &state.Contact{Key: k}
+			w.cache.put(c)
+		}
+		if !w.fold.Apply(c, &w.ev) {
+			w.e.metrics.duplicates.Inc()
+			return nil
+		}
+		w.dirty[c.Key] = c
+		return w.link(r, c)
+	}
+}
+
+// resolve finds what k is on this partition: a contact (returned), an alias
+// (its target returned), or nothing.
+func (w *worker) resolve(k state.Key) (*state.Contact, state.Key, error) {
+	// Dirty contacts first: the cache may have evicted one changed in this
+	// poll, and Pebble does not have its changes yet.
+	if c := w.dirty[k]; c != nil {
+		return c, "", nil
+	}
+	if c := w.cache.get(k); c != nil {
+		return c, "", nil
+	}
+	if t, ok := w.aliases[k]; ok {
+		return nil, t, nil
+	}
+	if w.deleted[k] {
+		return nil, "", nil
+	}
+	c := new(state.Contact)
+	ok, err := w.pt.Contact(k, c)
+	if err != nil {
+		return nil, "", err
+	}
+	if ok {
+		w.cache.put(c)
+		return c, "", nil
+	}
+	t, ok, err := w.pt.Alias(k)
+	if err != nil {
+		return nil, "", err
+	}
+	if ok {
+		return nil, t, nil
+	}
+	return nil, "", nil
+}
+
+// link makes every other id of the event resolve to c. An id owned by this
+// partition is linked in this batch; another partition's id gets a link
+// command through the re-key topic, so the change is applied by that
+// partition's owner, in order with its own events.
+func (w *worker) link(r *kgo.Record, c *state.Contact) error {
+	w.keys = w.ev.Keys(w.keys[:0])
+	for i, k := range w.keys {
+		if k == c.Key || slices.Contains(c.Aliases, k) {
+			continue
+		}
+		if len(c.Aliases) < state.MaxAliases {
+			i, _ := slices.BinarySearch(c.Aliases, k)
+			c.Aliases = slices.Insert(c.Aliases, i, k)
+		}
+		if w.e.partitionOf(k.Value()) == w.p {
+			if err := w.linkLocal(k, c.Key, internalID(r, i)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.internal(opLink, k, c.Key, internalID(r, i), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// linkLocal points alias at target. If alias had a profile of its own (an
+// anonymous visitor's history), that profile is merged into target, here or
+// through the re-key topic, and removed.
+func (w *worker) linkLocal(alias, target state.Key, id string) error {
+	if alias == target {
+		return nil
+	}
+	prof, existing, err := w.resolve(alias)
+	if err != nil {
+		return err
+	}
+	if existing != "" {
+		if existing == target {
+			return nil
+		}
+		if existing.Kind() == state.IDContact && target.Kind() == state.IDContact {
+			// The id already belongs to another known contact: two
+			// customer records are never merged automatically.
+			w.e.metrics.identityConflicts.Inc()
+			w.log.Debug("identity conflict: id already linked", "alias", alias, "linked", existing, "wanted", target)
+			return nil
+		}
+		// The alias pointed at a lesser id (an email profile) that is
+		// being merged into target too: point it at target directly so
+		// lookups take one hop.
+	}
+	w.aliases[alias] = target
+	if err := w.batch.PutAlias(alias, target); err != nil {
+		return err
+	}
+	if prof == nil {
+		return nil
+	}
+	w.cache.remove(alias)
+	delete(w.dirty, alias)
+	w.deleted[alias] = true
+	w.e.metrics.merges.Inc()
+	if w.e.partitionOf(target.Value()) != w.p {
+		return w.internal(opMerge, target, target, id, prof.AppendEncoded(nil))
+	}
+	return w.absorb(target, prof, id, 0)
+}
+
+// absorb merges prof into the contact target resolves to on this partition.
+func (w *worker) absorb(target state.Key, prof *state.Contact, id string, hops int) error {
+	for {
+		if hops > maxHops {
+			w.log.Error("merge dropped: identity chain too long", "target", target)
+			return nil
+		}
+		if w.e.partitionOf(target.Value()) != w.p {
+			return w.internal(opMerge, target, target, id, prof.AppendEncoded(nil))
+		}
+		c, alias, err := w.resolve(target)
+		if err != nil {
+			return err
+		}
+		if alias != "" {
+			target, hops = alias, hops+1
+			continue
+		}
+		if c == nil {
+			c = &state.Contact{Key: target}
+			w.cache.put(c)
+		}
+		if fold.Seen(c, id) {
+			return nil
+		}
+		fold.MarkSeen(c, id)
+		c.Absorb(prof)
+		w.dirty[c.Key] = c
+		return nil
+	}
+}
+
+func (w *worker) handleInternal(r *kgo.Record) error {
+	var op, target, alias string
+	hops := 0
+	var id string
+	for _, h := range r.Headers {
+		switch h.Key {
+		case HeaderOp:
+			op = string(h.Value)
+		case HeaderTarget:
+			target = string(h.Value)
+		case HeaderHops:
+			hops, _ = strconv.Atoi(string(h.Value))
+		case HeaderID:
+			id = string(h.Value)
+		case HeaderAlias:
+			alias = string(h.Value)
+		}
+	}
+	tk := state.Key(target)
+	if tk.Kind() == 0 {
+		return w.deadLetter(r, reasonBadInternal, "missing or malformed "+HeaderTarget+" header")
+	}
+	switch op {
+	case opForward:
+		if err := w.dec.Decode(r.Value, 0, &w.ev); err != nil {
+			var de *event.Error
+			if errors.As(err, &de) {
+				return w.deadLetter(r, string(de.Reason), de.Error())
+			}
+			return w.deadLetter(r, string(event.ReasonInvalidJSON), err.Error())
+		}
+		w.e.metrics.consumed(r.Topic, w.ev.Type)
+		return w.route(r, tk, hops)
+	case opLink:
+		ak := state.Key(alias)
+		if ak.Kind() == 0 {
+			return w.deadLetter(r, reasonBadInternal, "link record without a typed "+HeaderAlias+" header")
+		}
+		return w.linkLocal(ak, tk, id)
+	case opMerge:
+		var prof state.Contact
+		if err := state.DecodeContact(r.Value, &prof); err != nil {
+			return w.deadLetter(r, reasonBadInternal, "merge: "+err.Error())
+		}
+		return w.absorb(tk, &prof, id, hops)
+	}
+	return w.deadLetter(r, reasonBadInternal, "unknown "+HeaderOp+" "+strconv.Quote(op))
+}
+
+// internalID names an internal command deterministically by the input
+// record that caused it, so a replay after a crash produces the same id and
+// the receiver can drop the duplicate.
+func internalID(r *kgo.Record, i int) string {
+	return r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10) + "/" + strconv.Itoa(i)
+}
+
+// forward re-publishes an event to the partition that owns key k.
+func (w *worker) forward(r *kgo.Record, op string, k state.Key, hops int, value []byte) error {
+	w.e.metrics.forwarded.Inc()
+	return w.batch.AddOutbox(state.OutboxRecord{
+		Topic: w.e.cfg.Topics.Rekey,
+		Key:   []byte(k.Value()),
+		Value: append([]byte(nil), value...),
+		Headers: []state.Header{
+			{Key: HeaderOp, Value: []byte(op)},
+			{Key: HeaderTarget, Value: []byte(k)},
+			{Key: HeaderHops, Value: strconv.AppendInt(nil, int64(hops), 10)},
+			{Key: HeaderID, Value: []byte(internalID(r, 0))},
+		},
+	})
+}
+
+// internal publishes a link or merge command to the partition owning
+// route. Like every re-key record it is keyed by the untyped id value, so
+// Kafka's default partitioner puts it on the owning partition; the typed
+// key travels in a header.
+func (w *worker) internal(op string, route, target state.Key, id string, value []byte) error {
+	return w.batch.AddOutbox(state.OutboxRecord{
+		Topic: w.e.cfg.Topics.Rekey,
+		Key:   []byte(route.Value()),
+		Value: value,
+		Headers: []state.Header{
+			{Key: HeaderOp, Value: []byte(op)},
+			{Key: HeaderTarget, Value: []byte(target)},
+			{Key: HeaderAlias, Value: []byte(route)},
+			{Key: HeaderID, Value: []byte(id)},
+		},
+	})
+}
+
+// maxDeadLetterValue caps the bytes of one dead letter: a record far over
+// the size limit must not become a dead letter the broker refuses (Kafka's
+// default max.message.bytes is 1 MiB), or it would sit in the outbox
+// forever. The header kairos.truncated then gives the original size.
+const maxDeadLetterValue = 512 << 10
+
+// HeaderTruncated is set on a dead letter whose value was cut to
+// maxDeadLetterValue; it holds the original size in bytes.
+const HeaderTruncated = "kairos.truncated"
+
+// deadLetter queues the original record for the dead-letter topic, through
+// the outbox, so that it is published exactly when its offset is committed.
+func (w *worker) deadLetter(r *kgo.Record, reason, detail string) error {
+	w.e.metrics.deadLetter(reason)
+	value := r.Value
+	hs := make([]state.Header, 0, len(r.Headers)+6)
+	if len(value) > maxDeadLetterValue {
+		hs = append(hs, state.Header{Key: HeaderTruncated, Value: strconv.AppendInt(nil, int64(len(value)), 10)})
+		value = value[:maxDeadLetterValue]
+	}
+	for _, h := range r.Headers {
+		hs = append(hs, state.Header{Key: h.Key, Value: append([]byte(nil), h.Value...)})
+	}
+	hs = append(hs,
+		state.Header{Key: HeaderReason, Value: []byte(reason)},
+		state.Header{Key: HeaderDetail, Value: []byte(detail)},
+		state.Header{Key: HeaderSrcTopic, Value: []byte(r.Topic)},
+		state.Header{Key: HeaderSrcPart, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
+		state.Header{Key: HeaderSrcOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
+	)
+	return w.batch.AddOutbox(state.OutboxRecord{
+		Topic:   w.e.cfg.Topics.DeadLetter,
+		Key:     append([]byte(nil), r.Key...),
+		Value:   append([]byte(nil), value...),
+		Headers: hs,
+	})
+}
