@@ -66,7 +66,8 @@ const (
 	secPurchases  = 9
 	secEngagement = 10
 	secSeenIDs    = 11
-	numSections   = 12 // one past the highest known tag
+	secScores     = 12 // added after the v1 golden file: records without it decode with zero scores
+	numSections   = 13 // one past the highest known tag
 )
 
 var (
@@ -216,6 +217,17 @@ type recordSection struct {
 // recordSections is indexed by tag; entry 0 (the end marker) is unused.
 // It is a lookup table, never modified.
 var recordSections = [numSections]recordSection{
+	secScores: {
+		name: "scores",
+		empty: func(c *Contact) bool {
+			s := &c.Scores
+			return len(s.Lead) == 0 && s.Stage == 0 && s.StageAt == 0 && s.Segment == 0 && s.SegmentDay == 0 && len(s.Transitions) == 0
+		},
+		encode: encodeScores,
+		reset: func(c *Contact) {
+			c.Scores = Scores{Lead: c.Scores.Lead[:0], Transitions: c.Scores.Transitions[:0]}
+		},
+	},
 	secIdentity: {
 		name: "identity",
 		empty: func(c *Contact) bool {
@@ -353,6 +365,8 @@ func decodeSection(tag uint64, r *recordReader, c *Contact) {
 		decodeEngagement(r, c)
 	case secSeenIDs:
 		decodeSeenIDs(r, c)
+	case secScores:
+		decodeScores(r, c)
 	}
 }
 
@@ -937,4 +951,56 @@ func (r *recordReader) count(what string, limit, minSize int) int {
 		return 0
 	}
 	return int(v)
+}
+
+func encodeScores(dst []byte, c *Contact) []byte {
+	s := &c.Scores
+	rules := firstN(s.Lead, MaxLeadRules)
+	dst = binary.AppendUvarint(dst, uint64(len(rules)))
+	for i := range rules {
+		l := &rules[i]
+		dst = appendLenString(dst, l.Rule)
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(l.Points))
+		dst = binary.AppendVarint(dst, l.At)
+		dst = binary.AppendUvarint(dst, uint64(l.Hits))
+		dst = binary.AppendVarint(dst, l.WindowStart)
+	}
+	dst = append(dst, s.Stage)
+	dst = binary.AppendVarint(dst, s.StageAt)
+	dst = append(dst, s.Segment)
+	dst = binary.AppendVarint(dst, int64(s.SegmentDay))
+	ts := newestN(s.Transitions, MaxTransitions)
+	dst = binary.AppendUvarint(dst, uint64(len(ts)))
+	for _, t := range ts {
+		dst = append(dst, t.Kind, t.From, t.To)
+		dst = binary.AppendVarint(dst, t.At)
+	}
+	return dst
+}
+
+func decodeScores(r *recordReader, c *Contact) {
+	s := &c.Scores
+	n := r.count("lead rules", MaxLeadRules, 11)
+	s.Lead = reuseSlice(s.Lead, n)
+	for i := range s.Lead {
+		l := &s.Lead[i]
+		l.Rule = r.str("lead rule", l.Rule)
+		l.Points = math.Float64frombits(r.fixed64("lead points"))
+		l.At = r.varint("lead at")
+		l.Hits = r.u32("lead hits")
+		l.WindowStart = r.varint("lead window start")
+	}
+	s.Stage = r.u8("stage")
+	s.StageAt = r.varint("stage at")
+	s.Segment = r.u8("segment")
+	s.SegmentDay = r.i32("segment day")
+	n = r.count("transitions", MaxTransitions, 4)
+	s.Transitions = reuseSlice(s.Transitions, n)
+	for i := range s.Transitions {
+		t := &s.Transitions[i]
+		t.Kind = r.u8("transition kind")
+		t.From = r.u8("transition from")
+		t.To = r.u8("transition to")
+		t.At = r.varint("transition at")
+	}
 }

@@ -103,7 +103,21 @@ func goldenContactV1() *Contact {
 // added to Contact, set it here: the check fails until then, and the round
 // trip then fails until the codec stores it.
 func fullContact() *Contact {
-	return goldenContactV1()
+	c := goldenContactV1()
+	// Added after version 1's golden file, as a new section.
+	c.Scores = Scores{
+		Lead: []LeadRule{
+			{Rule: "email_click", Points: 4.5, At: testEpoch - 3_600_000, Hits: 2, WindowStart: testEpoch - 86_400_000},
+			{Rule: "pricing_page", Points: 10, At: testEpoch, Hits: 1, WindowStart: testEpoch},
+		},
+		Stage: 3, StageAt: testEpoch - 60_000,
+		Segment: 4, SegmentDay: 20395,
+		Transitions: []Transition{
+			{Kind: TransitionStage, From: 1, To: 2, At: testEpoch - 86_400_000},
+			{Kind: TransitionSegment, From: 2, To: 4, At: testEpoch - 60_000},
+		},
+	}
+	return c
 }
 
 // typicalContact is the benchmark contact: 20 recent events, 10 category
@@ -341,6 +355,8 @@ func normalizedContact(c *Contact) Contact {
 	nilIfEmpty(&n.Purchases)
 	nilIfEmpty(&n.SeenIDs)
 	nilIfEmpty(&n.Orders.Recent)
+	nilIfEmpty(&n.Scores.Lead)
+	nilIfEmpty(&n.Scores.Transitions)
 	if n.Orders.Recent != nil {
 		n.Orders.Recent = slices.Clone(n.Orders.Recent)
 		for i := range n.Orders.Recent {

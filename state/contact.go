@@ -262,6 +262,8 @@ type Contact struct {
 	Purchases  []PurchaseDay // sorted by Day
 	Engagement EmailStats
 
+	Scores Scores
+
 	// SeenIDs is the dedupe window: hashes of the last SeenIDsCap event ids
 	// folded into this contact, oldest first. A duplicate older than the
 	// window is folded again; producers retrying within minutes are covered.

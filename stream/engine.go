@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,11 +147,15 @@ type Engine struct {
 	streams    map[string]state.Stream
 	inputs     atomic.Int64 // input records committed, for benchmarks and tests
 
-	mu      sync.Mutex
-	workers map[int32]*worker
-	ready   atomic.Bool
-	readyMu sync.Mutex
-	why     string
+	mu       sync.Mutex
+	workers  map[int32]*worker
+	consumer *kgo.Client
+	stopPoll context.CancelFunc
+	failMu   sync.Mutex
+	failErr  error
+	ready    atomic.Bool
+	readyMu  sync.Mutex
+	why      string
 }
 
 // New builds an engine; Run starts it.
@@ -301,8 +306,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		kgo.AutoCommitMarks(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxBytes(64 << 20),
-		kgo.FetchMaxPartitionBytes(8 << 20),
+		// Moderate per-partition fetch sizes spread each poll over many
+		// partitions, so that all workers have work at once.
+		kgo.FetchMaxBytes(32 << 20),
+		kgo.FetchMaxPartitionBytes(1 << 20),
 		kgo.AdjustFetchOffsetsFn(e.onAssigned),
 		kgo.OnPartitionsRevoked(e.onRevoked),
 		kgo.OnPartitionsLost(e.onLost),
@@ -316,32 +323,67 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.setReady(false, "waiting for partition assignment")
 
-	runErr := e.poll(ctx, consumer)
+	e.consumer = consumer
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	e.stopPoll = stopPoll
+	runErr := e.poll(pollCtx, consumer)
+	stopPoll()
 
 	e.setReady(false, "shutting down")
-	e.log.Info("stopped polling; flushing relay")
+	e.log.Info("stopped polling; draining partition workers")
+	e.mu.Lock()
+	ws := make([]*worker, 0, len(e.workers))
+	for _, w := range e.workers {
+		ws = append(ws, w)
+	}
+	clear(e.workers)
+	e.mu.Unlock()
+	for _, w := range ws {
+		w.stop(false)
+	}
+	runErr = errors.Join(runErr, e.failure())
+	e.log.Info("flushing relay")
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := e.relay.flush(flushCtx); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("stream: flush relay: %w", err))
 	}
-	e.log.Info("committing group offsets")
 	if runErr == nil {
+		e.log.Info("committing group offsets")
 		if err := consumer.CommitMarkedOffsets(flushCtx); err != nil {
 			e.log.Warn("group offset commit failed; the stored offsets stay authoritative", "err", err)
 		}
 	}
 	consumer.Close()
-	e.mu.Lock()
-	clear(e.workers)
-	e.mu.Unlock()
 	e.log.Info("consumer closed")
 	return runErr
 }
 
+// fail records the first fatal worker error and stops polling: a partition
+// whose batch could not be written must not go on, and an instance with a
+// broken store should restart rather than serve stale state.
+func (e *Engine) fail(err error) {
+	e.failMu.Lock()
+	if e.failErr == nil {
+		e.failErr = err
+	}
+	e.failMu.Unlock()
+	if e.stopPoll != nil {
+		e.stopPoll()
+	}
+}
+
+func (e *Engine) failure() error {
+	e.failMu.Lock()
+	defer e.failMu.Unlock()
+	return e.failErr
+}
+
+// poll fetches records and hands each partition's share to that
+// partition's worker without waiting for it: fetching, and the partitions'
+// folding, overlap. A worker's queue is short, so a slow partition holds
+// the poll loop back instead of buffering without bound.
 func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
-	byPart := make(map[int32][]*kgo.Record)
-	var all []*kgo.Record
 	for {
 		fetches := cl.PollRecords(ctx, e.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -353,63 +395,24 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 				e.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
-		clear(byPart)
-		all = all[:0]
-		inputs := int64(0)
-		fetches.EachRecord(func(r *kgo.Record) {
-			byPart[r.Partition] = append(byPart[r.Partition], r)
-			all = append(all, r)
-			if r.Topic != e.cfg.Topics.Rekey {
-				inputs++
+		// Workers only change in rebalance callbacks, which cannot run
+		// between PollRecords and AllowRebalance (BlockRebalanceOnPoll).
+		e.mu.Lock()
+		ws := e.workers
+		e.mu.Unlock()
+		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			if len(ftp.Records) == 0 {
+				return
+			}
+			if w := ws[ftp.Partition]; w != nil {
+				select {
+				case w.in <- ftp.Records:
+				case <-ctx.Done():
+				}
 			}
 		})
-		if len(all) == 0 {
-			cl.AllowRebalance()
-			continue
-		}
-		start := time.Now()
-		if err := e.processPoll(byPart); err != nil {
-			cl.AllowRebalance()
-			return err
-		}
-		e.metrics.pollSeconds.Observe(time.Since(start).Seconds())
-		e.inputs.Add(inputs)
-		cl.MarkCommitRecords(all...)
 		cl.AllowRebalance()
 	}
-}
-
-// processPoll hands each partition's records to its worker; partitions run
-// in parallel, each worker sequentially.
-func (e *Engine) processPoll(byPart map[int32][]*kgo.Record) error {
-	e.mu.Lock()
-	ws := make(map[int32]*worker, len(byPart))
-	for p := range byPart {
-		ws[p] = e.workers[p]
-	}
-	e.mu.Unlock()
-	var wg sync.WaitGroup
-	errs := make([]error, 0, len(byPart))
-	var errMu sync.Mutex
-	for p, recs := range byPart {
-		w := ws[p]
-		if w == nil {
-			// Not ours any more (lost between fetch and poll): the new
-			// owner reads them from its stored offset.
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := w.process(recs); err != nil {
-				errMu.Lock()
-				errs = append(errs, err)
-				errMu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // onAssigned opens a worker per assigned partition and replaces the group's
@@ -426,8 +429,13 @@ func (e *Engine) onAssigned(_ context.Context, offsets map[string]map[int32]kgo.
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	workers := maps.Clone(e.workers)
+	defer func() { e.workers = workers }()
 	out := make(map[string]map[int32]kgo.Offset, len(offsets))
 	for p := range parts {
+		if old := workers[p]; old != nil {
+			old.stop(false)
+		}
 		w, err := newWorker(e, p)
 		if err != nil {
 			e.setReady(false, fmt.Sprintf("partition %d: %v", p, err))
@@ -459,9 +467,10 @@ func (e *Engine) onAssigned(_ context.Context, offsets map[string]map[int32]kgo.
 			e.log.Info("republishing unacknowledged outbox records", "partition", p, "records", len(pending))
 			e.relay.enqueue(p, pending)
 		}
-		e.workers[p] = w
+		w.start()
+		workers[p] = w
 	}
-	e.metrics.assigned.Set(float64(len(e.workers)))
+	e.metrics.assigned.Set(float64(len(workers)))
 	e.metrics.rebalances.Inc()
 	e.log.Info("partitions assigned", "partitions", len(parts))
 	e.setReady(true, "")
@@ -469,28 +478,43 @@ func (e *Engine) onAssigned(_ context.Context, offsets map[string]map[int32]kgo.
 }
 
 func (e *Engine) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
-	e.dropWorkers(revoked)
-	// The state is already committed in Pebble; the group commit keeps lag
-	// visible to Kafka tooling.
+	// Revoked: finish what was handed to the workers, then commit. The
+	// state is already in Pebble; the group commit keeps lag visible to
+	// Kafka tooling.
+	e.dropWorkers(revoked, false)
 	if err := cl.CommitMarkedOffsets(ctx); err != nil {
 		e.log.Warn("group offset commit on revoke failed", "err", err)
 	}
 }
 
 func (e *Engine) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	e.dropWorkers(lost)
+	// Lost: another member may already own the partitions; drop queued
+	// work and commit nothing.
+	e.dropWorkers(lost, true)
 }
 
-func (e *Engine) dropWorkers(m map[string][]int32) {
+func (e *Engine) dropWorkers(m map[string][]int32, lost bool) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	var stopping []*worker
+	ws := maps.Clone(e.workers)
 	for _, ps := range m {
 		for _, p := range ps {
-			delete(e.workers, p)
+			if w := ws[p]; w != nil {
+				stopping = append(stopping, w)
+				delete(ws, p)
+			}
 		}
 	}
-	e.metrics.assigned.Set(float64(len(e.workers)))
-	if len(e.workers) == 0 {
+	// The poll loop reads the map without the lock between polls, so it
+	// is replaced, never changed in place.
+	e.workers = ws
+	n := len(ws)
+	e.mu.Unlock()
+	for _, w := range stopping {
+		w.stop(lost)
+	}
+	e.metrics.assigned.Set(float64(n))
+	if n == 0 {
 		e.setReady(false, "waiting for partition assignment")
 	}
 }

@@ -18,7 +18,7 @@ type metrics struct {
 	merges            prometheus.Counter
 	identityConflicts prometheus.Counter
 	batchRecords      prometheus.Histogram
-	pollSeconds       prometheus.Histogram
+	batchSeconds      prometheus.Histogram
 	assigned          prometheus.Gauge
 	rebalances        prometheus.Counter
 	outboxPending     prometheus.Gauge
@@ -58,9 +58,9 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 			Help:    "Records per committed partition batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
-		pollSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "kairos_stream_poll_duration_seconds",
-			Help:    "Time to fold and commit one poll of records, all partitions.",
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kairos_stream_batch_duration_seconds",
+			Help:    "Time to fold and commit one partition batch.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -98,7 +98,7 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(records, m.deadLetters, m.duplicates, m.forwarded, m.merges, m.identityConflicts,
-			m.batchRecords, m.pollSeconds, m.assigned, m.rebalances, m.outboxPending, m.relayErrors, m.relayedTotal)
+			m.batchRecords, m.batchSeconds, m.assigned, m.rebalances, m.outboxPending, m.relayErrors, m.relayedTotal)
 	}
 	return m
 }

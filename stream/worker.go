@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -62,7 +64,12 @@ type worker struct {
 	keys []state.Key
 
 	cache *contactCache
-	// aliases written in the current poll, visible before the batch commits.
+	// aliases caches this partition's alias links (written here or read
+	// from Pebble): a visitor whose anonymous id was linked keeps sending
+	// events under it, and each would otherwise cost two Pebble reads
+	// before being forwarded. Only this worker writes the partition's
+	// aliases, so the cache cannot go stale; it is bounded like the
+	// contact cache.
 	aliases map[state.Key]state.Key
 	dirty   map[state.Key]*state.Contact
 	deleted map[state.Key]bool
@@ -70,7 +77,18 @@ type worker struct {
 	batch   *state.Batch
 	offsets map[string]int64 // next offset per topic in the current poll
 	log     *slog.Logger
+
+	in   chan []*kgo.Record // records handed over by the poll loop
+	done chan struct{}
+	lost atomic.Bool
+	recs []*kgo.Record
 }
+
+// workerQueue is how many polls' worth of records may wait for a worker.
+const workerQueue = 4
+
+// maxBatchRecords bounds how many queued records one batch may coalesce.
+const maxBatchRecords = 20_000
 
 func newWorker(e *Engine, p int32) (*worker, error) {
 	pt, err := e.store.Partition(p)
@@ -89,13 +107,69 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 		deleted: make(map[state.Key]bool),
 		offsets: make(map[string]int64),
 		log:     e.log.With("partition", p),
+		in:      make(chan []*kgo.Record, workerQueue),
+		done:    make(chan struct{}),
 	}, nil
+}
+
+func (w *worker) start() { go w.run() }
+
+// stop closes the worker's queue and waits for it. A revoked partition
+// finishes what it was handed; a lost one drops it, since another member
+// may already own the partition.
+func (w *worker) stop(lost bool) {
+	if lost {
+		w.lost.Store(true)
+	}
+	close(w.in)
+	<-w.done
+}
+
+// run folds the records handed to this partition, one batch per turn. When
+// several polls' records are waiting, they become one batch: under load the
+// worker commits less often instead of falling further behind.
+func (w *worker) run() {
+	defer close(w.done)
+	for recs := range w.in {
+		w.recs = append(w.recs[:0], recs...)
+	more:
+		for len(w.recs) < maxBatchRecords {
+			select {
+			case next, ok := <-w.in:
+				if !ok {
+					break more
+				}
+				w.recs = append(w.recs, next...)
+			default:
+				break more
+			}
+		}
+		if w.lost.Load() {
+			continue
+		}
+		if err := w.process(w.recs); err != nil {
+			w.e.fail(err)
+			for range w.in {
+			}
+			return
+		}
+		w.e.consumer.MarkCommitRecords(w.recs...)
+		inputs := int64(0)
+		for _, r := range w.recs {
+			if r.Topic != w.e.cfg.Topics.Rekey {
+				inputs++
+			}
+		}
+		w.e.inputs.Add(inputs)
+		clear(w.recs)
+	}
 }
 
 // process folds one poll's records of this partition and commits them with
 // the next offsets in one batch. An error means the batch could not be
 // written: the partition must stop, and its cache is no longer trusted.
 func (w *worker) process(recs []*kgo.Record) error {
+	start := time.Now()
 	w.batch = w.pt.NewBatch()
 	clear(w.offsets)
 	for _, r := range recs {
@@ -132,14 +206,30 @@ func (w *worker) process(recs []*kgo.Record) error {
 		return err
 	}
 	w.e.metrics.batchRecords.Observe(float64(len(recs)))
+	w.e.metrics.batchSeconds.Observe(time.Since(start).Seconds())
 	if added := w.batch.Added(); len(added) > 0 {
 		w.e.relay.enqueue(w.p, added)
 	}
 	clear(w.dirty)
 	clear(w.deleted)
-	clear(w.aliases)
 	w.batch = nil
 	return nil
+}
+
+// rememberAlias adds to the bounded alias cache, evicting an arbitrary
+// sixteenth of it when full (map iteration order is random enough).
+func (w *worker) rememberAlias(alias, target state.Key) {
+	if len(w.aliases) >= w.e.cfg.CacheContacts {
+		n := len(w.aliases) / 16
+		for k := range w.aliases {
+			if n <= 0 {
+				break
+			}
+			delete(w.aliases, k)
+			n--
+		}
+	}
+	w.aliases[alias] = target
 }
 
 // reset drops everything the failed poll may have changed in memory.
@@ -233,6 +323,7 @@ func (w *worker) resolve(k state.Key) (*state.Contact, state.Key, error) {
 		return nil, "", err
 	}
 	if ok {
+		w.rememberAlias(k, t)
 		return nil, t, nil
 	}
 	return nil, "", nil
@@ -291,7 +382,7 @@ func (w *worker) linkLocal(alias, target state.Key, id string) error {
 		// being merged into target too: point it at target directly so
 		// lookups take one hop.
 	}
-	w.aliases[alias] = target
+	w.rememberAlias(alias, target)
 	if err := w.batch.PutAlias(alias, target); err != nil {
 		return err
 	}
