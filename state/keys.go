@@ -12,6 +12,7 @@ import (
 //	'p' <partition uint32 BE> 'a' <alias key>     canonical key the alias resolves to
 //	'p' <partition uint32 BE> 'o' <topic>         next offset to consume, uvarint
 //	'p' <partition uint32 BE> 'x' <seq uint64 BE> outbox record (outbox.go)
+//	'p' <partition uint32 BE> 'w' <source>        watermark of internal records applied from source
 //	'g' <name>                                    instance-wide metadata
 //
 // Contact and alias keys are typed (Key): "c:42", "e:ann@example.com".
@@ -25,6 +26,7 @@ const (
 	kindAlias   = 'a'
 	kindOffset  = 'o'
 	kindOutbox  = 'x'
+	kindInbox   = 'w'
 )
 
 const partitionPrefixLen = 5

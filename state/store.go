@@ -257,6 +257,43 @@ func (pt *Partition) Offsets() (map[string]int64, error) {
 	return out, nil
 }
 
+// Watermark is the position of the last internal record applied from one
+// source partition: the offset of the input record that caused it, and the
+// record's index among those that input produced.
+type Watermark struct {
+	Offset int64
+	Index  int32
+}
+
+// Less reports whether w is before o.
+func (w Watermark) Less(o Watermark) bool {
+	return w.Offset < o.Offset || w.Offset == o.Offset && w.Index < o.Index
+}
+
+// Watermarks returns, per source ("topic/partition"), the last internal
+// record this partition applied. Internal records of one source arrive in
+// source order, and a republished one is at or below the watermark: this is
+// what makes their effect exactly-once, however late the duplicate comes.
+func (pt *Partition) Watermarks() (map[string]Watermark, error) {
+	out := make(map[string]Watermark)
+	err := pt.scan(kindInbox, func(rest, v []byte) error {
+		off, n := binary.Varint(v)
+		if n <= 0 {
+			return fmt.Errorf("watermark of %s: %w", rest, ErrCorrupt)
+		}
+		idx, m := binary.Varint(v[n:])
+		if m <= 0 {
+			return fmt.Errorf("watermark of %s: %w", rest, ErrCorrupt)
+		}
+		out[string(rest)] = Watermark{Offset: off, Index: int32(idx)}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: watermarks: %w", pt.p, err)
+	}
+	return out, nil
+}
+
 // Outbox returns the records not yet acknowledged by the broker, in order.
 func (pt *Partition) Outbox() ([]OutboxRecord, error) {
 	var out []OutboxRecord
@@ -379,6 +416,16 @@ func (b *Batch) SetOffset(topic string, next int64) error {
 	v := binary.AppendUvarint(nil, uint64(next))
 	if err := b.b.Set(appendPartitionKey(nil, b.pt.p, kindOffset, topic), v, nil); err != nil {
 		return fmt.Errorf("set offset %s/%d: %w", topic, b.pt.p, err)
+	}
+	return nil
+}
+
+// SetWatermark records the last internal record applied from source.
+func (b *Batch) SetWatermark(source string, w Watermark) error {
+	v := binary.AppendVarint(nil, w.Offset)
+	v = binary.AppendVarint(v, int64(w.Index))
+	if err := b.b.Set(appendPartitionKey(nil, b.pt.p, kindInbox, source), v, nil); err != nil {
+		return fmt.Errorf("set watermark %s: %w", source, err)
 	}
 	return nil
 }

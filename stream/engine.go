@@ -482,6 +482,13 @@ func (e *Engine) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 	// state is already in Pebble; the group commit keeps lag visible to
 	// Kafka tooling.
 	e.dropWorkers(revoked, false)
+	// Internal records of a partition must reach their targets in source
+	// order; before the new owner produces more of them, deliver ours.
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := e.relay.flush(fctx); err != nil {
+		e.log.Warn("relay flush on revoke", "err", err)
+	}
 	if err := cl.CommitMarkedOffsets(ctx); err != nil {
 		e.log.Warn("group offset commit on revoke failed", "err", err)
 	}

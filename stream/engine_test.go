@@ -399,3 +399,65 @@ func TestDeadLetterReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestRepublishedInternalRecordAppliedOnce: a forwarded event republished
+// long after the original (as the outbox does after a crash), with more
+// than the contact's dedupe window of other events in between, is still
+// applied once: internal records are deduplicated by their source
+// watermark, not by the bounded id window.
+func TestRepublishedInternalRecordAppliedOnce(t *testing.T) {
+	addr := startBroker(t)
+	tp := stream.DefaultTopics()
+	contact := "wm-1"
+	fwd := func() synth.Record {
+		return synth.Record{Topic: tp.Rekey, Key: []byte(contact),
+			Value: ev("fwd-1", "page_view", `"contact_id":"`+contact+`"`, "2026-03-01T09:00:00Z", `"url":"/"`)}
+	}
+	var recs []synth.Record
+	recs = append(recs, fwd())
+	for i := range 300 {
+		recs = append(recs, synth.Record{Topic: tp.Clickstream, Key: []byte(contact),
+			Value: ev("pv-"+strconv.Itoa(i), "page_view", `"contact_id":"`+contact+`"`, "2026-03-01T10:00:00Z", `"url":"/a"`)})
+	}
+	recs = append(recs, fwd())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := stream.EnsureTopics(t.Context(), cl, tp, testPartitions, -1); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+		if r.Topic == tp.Rekey {
+			kr.Headers = []kgo.RecordHeader{
+				{Key: stream.HeaderOp, Value: []byte("forward")},
+				{Key: stream.HeaderTarget, Value: []byte("c:" + contact)},
+				{Key: stream.HeaderHops, Value: []byte("1")},
+				{Key: stream.HeaderID, Value: []byte("kairos.clickstream/0/17/0")},
+			}
+		}
+		if err := cl.ProduceSync(t.Context(), kr).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	eng, stop := runEngine(t, addr, st)
+	defer stop()
+	var c state.Contact
+	eventually(t, 30*time.Second, func() error {
+		if _, err := st.Lookup(state.MakeKey(state.IDContact, contact), eng.PartitionOf, &c); err != nil {
+			return err
+		}
+		if got := c.Counts[state.EventPageView]; got != 301 {
+			return fmt.Errorf("%d page views, want 301 (300 direct + the forwarded one once)", got)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond)
+	if _, err := st.Lookup(state.MakeKey(state.IDContact, contact), eng.PartitionOf, &c); err != nil || c.Counts[state.EventPageView] != 301 {
+		t.Fatalf("after settling: %d page views, err %v", c.Counts[state.EventPageView], err)
+	}
+}

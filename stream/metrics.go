@@ -11,19 +11,20 @@ import (
 // topic (the configured topics), type (the event types), reason (the
 // dead-letter reasons).
 type metrics struct {
-	records           map[string]*[state.NumEventTypes]prometheus.Counter
-	deadLetters       *prometheus.CounterVec
-	duplicates        prometheus.Counter
-	forwarded         prometheus.Counter
-	merges            prometheus.Counter
-	identityConflicts prometheus.Counter
-	batchRecords      prometheus.Histogram
-	batchSeconds      prometheus.Histogram
-	assigned          prometheus.Gauge
-	rebalances        prometheus.Counter
-	outboxPending     prometheus.Gauge
-	relayErrors       prometheus.Counter
-	relayedTotal      *prometheus.CounterVec
+	records            map[string]*[state.NumEventTypes]prometheus.Counter
+	deadLetters        *prometheus.CounterVec
+	duplicates         prometheus.Counter
+	internalDuplicates prometheus.Counter
+	forwarded          prometheus.Counter
+	merges             prometheus.Counter
+	identityConflicts  prometheus.Counter
+	batchRecords       prometheus.Histogram
+	batchSeconds       prometheus.Histogram
+	assigned           prometheus.Gauge
+	rebalances         prometheus.Counter
+	outboxPending      prometheus.Gauge
+	relayErrors        prometheus.Counter
+	relayedTotal       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
@@ -40,6 +41,10 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kairos_stream_duplicates_total",
 			Help: "Events dropped because their id was already folded into the contact.",
+		}),
+		internalDuplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kairos_stream_internal_duplicates_total",
+			Help: "Republished internal records (after a crash) dropped by their source watermark.",
 		}),
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kairos_stream_forwarded_total",
@@ -97,7 +102,7 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 		m.deadLetters.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(records, m.deadLetters, m.duplicates, m.forwarded, m.merges, m.identityConflicts,
+		reg.MustRegister(records, m.deadLetters, m.duplicates, m.internalDuplicates, m.forwarded, m.merges, m.identityConflicts,
 			m.batchRecords, m.batchSeconds, m.assigned, m.rebalances, m.outboxPending, m.relayErrors, m.relayedTotal)
 	}
 	return m

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +74,10 @@ type worker struct {
 	aliases map[state.Key]state.Key
 	dirty   map[state.Key]*state.Contact
 	deleted map[state.Key]bool
+	// watermarks hold, per source partition, the last internal record
+	// applied here; dirtyMarks those changed in the current batch.
+	watermarks map[string]state.Watermark
+	dirtyMarks map[string]bool
 
 	batch   *state.Batch
 	offsets map[string]int64 // next offset per topic in the current poll
@@ -95,20 +100,26 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	marks, err := pt.Watermarks()
+	if err != nil {
+		return nil, err
+	}
 	return &worker{
-		e:       e,
-		p:       p,
-		pt:      pt,
-		dec:     event.NewDecoder(e.cfg.Decoder),
-		fold:    fold.NewFolder(),
-		cache:   newContactCache(e.cfg.CacheContacts),
-		aliases: make(map[state.Key]state.Key),
-		dirty:   make(map[state.Key]*state.Contact),
-		deleted: make(map[state.Key]bool),
-		offsets: make(map[string]int64),
-		log:     e.log.With("partition", p),
-		in:      make(chan []*kgo.Record, workerQueue),
-		done:    make(chan struct{}),
+		watermarks: marks,
+		dirtyMarks: make(map[string]bool),
+		e:          e,
+		p:          p,
+		pt:         pt,
+		dec:        event.NewDecoder(e.cfg.Decoder),
+		fold:       fold.NewFolder(),
+		cache:      newContactCache(e.cfg.CacheContacts),
+		aliases:    make(map[state.Key]state.Key),
+		dirty:      make(map[state.Key]*state.Contact),
+		deleted:    make(map[state.Key]bool),
+		offsets:    make(map[string]int64),
+		log:        e.log.With("partition", p),
+		in:         make(chan []*kgo.Record, workerQueue),
+		done:       make(chan struct{}),
 	}, nil
 }
 
@@ -194,6 +205,13 @@ func (w *worker) process(recs []*kgo.Record) error {
 			return err
 		}
 	}
+	for src := range w.dirtyMarks {
+		if err := w.batch.SetWatermark(src, w.watermarks[src]); err != nil {
+			w.batch.Discard()
+			w.reset()
+			return err
+		}
+	}
 	for topic, next := range w.offsets {
 		if err := w.batch.SetOffset(topic, next); err != nil {
 			w.batch.Discard()
@@ -212,6 +230,7 @@ func (w *worker) process(recs []*kgo.Record) error {
 	}
 	clear(w.dirty)
 	clear(w.deleted)
+	clear(w.dirtyMarks)
 	w.batch = nil
 	return nil
 }
@@ -232,12 +251,16 @@ func (w *worker) rememberAlias(alias, target state.Key) {
 	w.aliases[alias] = target
 }
 
-// reset drops everything the failed poll may have changed in memory.
+// reset drops everything the failed batch may have changed in memory. The
+// engine stops after a failed batch, so the worker is not used again; this
+// only keeps a half-applied state from being read.
 func (w *worker) reset() {
 	w.cache.clear()
 	clear(w.dirty)
 	clear(w.deleted)
 	clear(w.aliases)
+	clear(w.watermarks)
+	clear(w.dirtyMarks)
 	w.batch = nil
 }
 
@@ -344,7 +367,7 @@ func (w *worker) link(r *kgo.Record, c *state.Contact) error {
 			c.Aliases = slices.Insert(c.Aliases, i, k)
 		}
 		if w.e.partitionOf(k.Value()) == w.p {
-			if err := w.linkLocal(k, c.Key, internalID(r, i)); err != nil {
+			if err := w.linkLocal(r, i, k, c.Key); err != nil {
 				return err
 			}
 			continue
@@ -358,8 +381,9 @@ func (w *worker) link(r *kgo.Record, c *state.Contact) error {
 
 // linkLocal points alias at target. If alias had a profile of its own (an
 // anonymous visitor's history), that profile is merged into target, here or
-// through the re-key topic, and removed.
-func (w *worker) linkLocal(alias, target state.Key, id string) error {
+// through the re-key topic, and removed. r and i name the merge: the record
+// being processed and the merge's index among what it produces.
+func (w *worker) linkLocal(r *kgo.Record, i int, alias, target state.Key) error {
 	if alias == target {
 		return nil
 	}
@@ -393,21 +417,23 @@ func (w *worker) linkLocal(alias, target state.Key, id string) error {
 	delete(w.dirty, alias)
 	w.deleted[alias] = true
 	w.e.metrics.merges.Inc()
+	id := internalID(r, i)
 	if w.e.partitionOf(target.Value()) != w.p {
 		return w.internal(opMerge, target, target, id, prof.AppendEncoded(nil))
 	}
-	return w.absorb(target, prof, id, 0)
+	return w.absorb(r, target, prof, id, 0)
 }
 
-// absorb merges prof into the contact target resolves to on this partition.
-func (w *worker) absorb(target state.Key, prof *state.Contact, id string, hops int) error {
+// absorb merges prof into the contact target resolves to on this partition,
+// or sends it on to the partition the target's chain leads to.
+func (w *worker) absorb(r *kgo.Record, target state.Key, prof *state.Contact, id string, hops int) error {
 	for {
 		if hops > maxHops {
 			w.log.Error("merge dropped: identity chain too long", "target", target)
 			return nil
 		}
 		if w.e.partitionOf(target.Value()) != w.p {
-			return w.internal(opMerge, target, target, id, prof.AppendEncoded(nil))
+			return w.internal(opMerge, target, target, internalID(r, 0), prof.AppendEncoded(nil))
 		}
 		c, alias, err := w.resolve(target)
 		if err != nil {
@@ -453,6 +479,19 @@ func (w *worker) handleInternal(r *kgo.Record) error {
 	if tk.Kind() == 0 {
 		return w.deadLetter(r, reasonBadInternal, "missing or malformed "+HeaderTarget+" header")
 	}
+	src, mark, ok := parseInternalID(id)
+	if !ok {
+		return w.deadLetter(r, reasonBadInternal, "missing or malformed "+HeaderID+" header")
+	}
+	// Internal records of one source arrive in source order; one at or
+	// below the watermark is a republished duplicate (the outbox is
+	// replayed after a crash), and applying it again would count twice.
+	if last, seen := w.watermarks[src]; seen && !last.Less(mark) {
+		w.e.metrics.internalDuplicates.Inc()
+		return nil
+	}
+	w.watermarks[src] = mark
+	w.dirtyMarks[src] = true
 	switch op {
 	case opForward:
 		if err := w.dec.Decode(r.Value, 0, &w.ev); err != nil {
@@ -469,22 +508,50 @@ func (w *worker) handleInternal(r *kgo.Record) error {
 		if ak.Kind() == 0 {
 			return w.deadLetter(r, reasonBadInternal, "link record without a typed "+HeaderAlias+" header")
 		}
-		return w.linkLocal(ak, tk, id)
+		return w.linkLocal(r, 0, ak, tk)
 	case opMerge:
 		var prof state.Contact
 		if err := state.DecodeContact(r.Value, &prof); err != nil {
 			return w.deadLetter(r, reasonBadInternal, "merge: "+err.Error())
 		}
-		return w.absorb(tk, &prof, id, hops)
+		return w.absorb(r, tk, &prof, id, hops)
 	}
 	return w.deadLetter(r, reasonBadInternal, "unknown "+HeaderOp+" "+strconv.Quote(op))
 }
 
-// internalID names an internal command deterministically by the input
-// record that caused it, so a replay after a crash produces the same id and
-// the receiver can drop the duplicate.
+// internalID names an internal record deterministically by the record
+// being processed when it was produced ("topic/partition/offset/index"), so
+// a replay after a crash produces the same id, and a receiver can tell a
+// republished record from a new one by comparing it with the last one it
+// applied from that source partition.
 func internalID(r *kgo.Record, i int) string {
 	return r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10) + "/" + strconv.Itoa(i)
+}
+
+// parseInternalID splits an internal id into its source ("topic/partition")
+// and its position in that source.
+func parseInternalID(id string) (src string, mark state.Watermark, ok bool) {
+	i := strings.LastIndexByte(id, '/')
+	if i <= 0 {
+		return "", mark, false
+	}
+	j := strings.LastIndexByte(id[:i], '/')
+	if j <= 0 {
+		return "", mark, false
+	}
+	k := strings.LastIndexByte(id[:j], '/')
+	if k <= 0 {
+		return "", mark, false
+	}
+	if p, err := strconv.ParseInt(id[k+1:j], 10, 32); err != nil || p < 0 {
+		return "", mark, false
+	}
+	off, err1 := strconv.ParseInt(id[j+1:i], 10, 64)
+	idx, err2 := strconv.ParseInt(id[i+1:], 10, 32)
+	if err1 != nil || err2 != nil || off < 0 || idx < 0 {
+		return "", mark, false
+	}
+	return id[:j], state.Watermark{Offset: off, Index: int32(idx)}, true
 }
 
 // forward re-publishes an event to the partition that owns key k.
