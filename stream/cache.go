@@ -40,6 +40,19 @@ func (cc *contactCache) get(k state.Key) *state.Contact {
 	return e.c
 }
 
+// getBytes is get with the key in a byte slice: the map lookup converts it
+// without allocating.
+func (cc *contactCache) getBytes(k []byte) *state.Contact {
+	e, ok := cc.entries[state.Key(k)]
+	if !ok {
+		cc.misses++
+		return nil
+	}
+	cc.hits++
+	e.ref = true
+	return e.c
+}
+
 func (cc *contactCache) put(c *state.Contact) {
 	if e, ok := cc.entries[c.Key]; ok {
 		e.c, e.ref = c, true

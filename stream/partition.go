@@ -47,3 +47,10 @@ func PartitionOf(id string, n int32) int32 {
 	}
 	return int32(murmur2([]byte(id))&0x7fffffff) % n
 }
+
+func partitionOfBytes(id []byte, n int32) int32 {
+	if n <= 0 {
+		return 0
+	}
+	return int32(murmur2(id)&0x7fffffff) % n
+}

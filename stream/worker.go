@@ -56,13 +56,13 @@ const (
 // scratch. Only the poll loop calls it, one poll at a time, so nothing in it
 // is locked.
 type worker struct {
-	e    *Engine
-	p    int32
-	pt   *state.Partition
-	dec  *event.Decoder
-	fold *fold.Folder
-	ev   event.Event
-	keys []state.Key
+	e      *Engine
+	p      int32
+	pt     *state.Partition
+	dec    *event.Decoder
+	fold   *fold.Folder
+	ev     event.Event
+	keyBuf []byte
 
 	cache *contactCache
 	// aliases caches this partition's alias links (written here or read
@@ -285,7 +285,19 @@ func (w *worker) handle(r *kgo.Record) error {
 func (w *worker) route(r *kgo.Record, target state.Key, hops int) error {
 	k := target
 	if k == "" {
-		k = w.ev.PrimaryKey()
+		// Fast path, most events: the primary id names a contact this
+		// partition has in memory. Looking it up with the key in a reused
+		// buffer allocates nothing.
+		w.keyBuf = appendPrimaryKey(w.keyBuf[:0], &w.ev)
+		if partitionOfBytes(w.keyBuf[2:], w.e.partitions.Load()) == w.p {
+			if c := w.dirty[state.Key(w.keyBuf)]; c != nil {
+				return w.foldInto(r, c)
+			}
+			if c := w.cache.getBytes(w.keyBuf); c != nil {
+				return w.foldInto(r, c)
+			}
+		}
+		k = state.Key(w.keyBuf)
 	}
 	for {
 		if hops > maxHops {
@@ -306,13 +318,35 @@ func (w *worker) route(r *kgo.Record, target state.Key, hops int) error {
 			c = &state.Contact{Key: k}
 			w.cache.put(c)
 		}
-		if !w.fold.Apply(c, &w.ev) {
-			w.e.metrics.duplicates.Inc()
-			return nil
-		}
-		w.dirty[c.Key] = c
-		return w.link(r, c)
+		return w.foldInto(r, c)
 	}
+}
+
+// foldInto applies the decoded event to c and links the event's other ids.
+func (w *worker) foldInto(r *kgo.Record, c *state.Contact) error {
+	if !w.fold.Apply(c, &w.ev) {
+		w.e.metrics.duplicates.Inc()
+		return nil
+	}
+	w.dirty[c.Key] = c
+	return w.link(r, c)
+}
+
+// appendPrimaryKey appends the typed key of the event's highest-ranked id.
+func appendPrimaryKey(dst []byte, e *event.Event) []byte {
+	switch {
+	case e.ContactID != "":
+		return append(append(dst, byte(state.IDContact), ':'), e.ContactID...)
+	case e.Email != "":
+		return append(append(dst, byte(state.IDEmail), ':'), e.Email...)
+	default:
+		return append(append(dst, byte(state.IDAnonymous), ':'), e.AnonymousID...)
+	}
+}
+
+// isKey reports whether k is the typed key (kind, value), without building it.
+func isKey(k state.Key, kind state.IDKind, value string) bool {
+	return len(k) == len(value)+2 && k[0] == byte(kind) && k[1] == ':' && string(k[2:]) == value
 }
 
 // resolve finds what k is on this partition: a contact (returned), an alias
@@ -357,14 +391,19 @@ func (w *worker) resolve(k state.Key) (*state.Contact, state.Key, error) {
 // command through the re-key topic, so the change is applied by that
 // partition's owner, in order with its own events.
 func (w *worker) link(r *kgo.Record, c *state.Contact) error {
-	w.keys = w.ev.Keys(w.keys[:0])
-	for i, k := range w.keys {
-		if k == c.Key || slices.Contains(c.Aliases, k) {
+	ids := [3]struct {
+		kind  state.IDKind
+		value string
+	}{{state.IDContact, w.ev.ContactID}, {state.IDEmail, w.ev.Email}, {state.IDAnonymous, w.ev.AnonymousID}}
+	for i, id := range ids {
+		if id.value == "" || isKey(c.Key, id.kind, id.value) ||
+			slices.ContainsFunc(c.Aliases, func(a state.Key) bool { return isKey(a, id.kind, id.value) }) {
 			continue
 		}
+		k := state.MakeKey(id.kind, id.value)
 		if len(c.Aliases) < state.MaxAliases {
-			i, _ := slices.BinarySearch(c.Aliases, k)
-			c.Aliases = slices.Insert(c.Aliases, i, k)
+			j, _ := slices.BinarySearch(c.Aliases, k)
+			c.Aliases = slices.Insert(c.Aliases, j, k)
 		}
 		if w.e.partitionOf(k.Value()) == w.p {
 			if err := w.linkLocal(r, i, k, c.Key); err != nil {
