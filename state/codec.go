@@ -774,9 +774,18 @@ func encodeSeenIDs(dst []byte, c *Contact) []byte {
 	return dst
 }
 
+// legacySeenIDsCap is the dedupe window of records written before the
+// window shrank to SeenIDsCap: such records are read, keeping the newest
+// SeenIDsCap ids.
+const legacySeenIDsCap = 128
+
 func decodeSeenIDs(r *recordReader, c *Contact) {
-	n := r.count("seen ids", SeenIDsCap, 8)
-	c.SeenIDs = reuseSlice(c.SeenIDs, n)
+	n := r.count("seen ids", legacySeenIDsCap, 8)
+	skip := max(n-SeenIDsCap, 0)
+	for range skip {
+		r.fixed64("seen id")
+	}
+	c.SeenIDs = reuseSlice(c.SeenIDs, n-skip)
 	for i := range c.SeenIDs {
 		c.SeenIDs[i] = r.fixed64("seen id")
 	}

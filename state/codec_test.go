@@ -1014,3 +1014,21 @@ func BenchmarkDecodeContact(b *testing.B) {
 		}
 	})
 }
+
+// TestDecodeLegacySeenIDs: records written when the dedupe window held 128
+// ids still decode, keeping the newest SeenIDsCap.
+func TestDecodeLegacySeenIDs(t *testing.T) {
+	payload := binary.AppendUvarint(nil, 128)
+	for i := range 128 {
+		payload = binary.LittleEndian.AppendUint64(payload, uint64(i+1))
+	}
+	rec := append([]byte{contactFormatVersion, secSeenIDs}, binary.AppendUvarint(nil, uint64(len(payload)))...)
+	rec = append(append(rec, payload...), secEnd)
+	var c Contact
+	if err := DecodeContact(rec, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SeenIDs) != SeenIDsCap || c.SeenIDs[0] != uint64(128-SeenIDsCap+1) || c.SeenIDs[SeenIDsCap-1] != 128 {
+		t.Fatalf("seen ids %d, first %d, last %d", len(c.SeenIDs), c.SeenIDs[0], c.SeenIDs[len(c.SeenIDs)-1])
+	}
+}

@@ -230,7 +230,7 @@ const (
 	MaxRecentOrders    = 64
 	MaxOrderCategories = 8
 	MaxPurchaseDays    = 4096
-	SeenIDsCap         = 128
+	SeenIDsCap         = 64
 )
 
 // Contact is everything Kairos keeps about one person. One partition worker

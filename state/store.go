@@ -186,8 +186,11 @@ type Partition struct {
 	s       *Store
 	p       int32
 	nextSeq uint64
-	keyBuf  []byte
-	valBuf  []byte
+	// lastBatch is the size of the previous batch: the next one starts
+	// that large instead of doubling its way up, copying as it goes.
+	lastBatch int
+	keyBuf    []byte
+	valBuf    []byte
 }
 
 // Partition opens the handle for partition p, recovering the outbox
@@ -379,9 +382,12 @@ type Batch struct {
 	seq   uint64
 }
 
+// maxBatchHint caps the preallocated size of a batch.
+const maxBatchHint = 16 << 20
+
 // NewBatch starts a batch. Only one batch per partition may be open.
 func (pt *Partition) NewBatch() *Batch {
-	return &Batch{pt: pt, b: pt.s.db.NewBatch(), seq: pt.nextSeq}
+	return &Batch{pt: pt, b: pt.s.db.NewBatchWithSize(pt.lastBatch), seq: pt.nextSeq}
 }
 
 // PutContact stores the encoded contact under its canonical key.
@@ -452,6 +458,7 @@ func (b *Batch) Empty() bool { return b.b.Empty() }
 // Commit writes the batch atomically and closes it.
 func (b *Batch) Commit() error {
 	defer b.b.Close()
+	b.pt.lastBatch = min(len(b.b.Repr()), maxBatchHint)
 	if err := b.b.Commit(b.pt.s.wo); err != nil {
 		return fmt.Errorf("partition %d: commit: %w", b.pt.p, err)
 	}

@@ -92,8 +92,10 @@ type worker struct {
 // workerQueue is how many polls' worth of records may wait for a worker.
 const workerQueue = 4
 
-// maxBatchRecords bounds how many queued records one batch may coalesce.
-const maxBatchRecords = 20_000
+// maxBatchRecords bounds how many queued records one batch may coalesce:
+// larger batches write each busy contact less often, but delay when an
+// event becomes readable and how much a crash replays.
+const maxBatchRecords = 10_000
 
 func newWorker(e *Engine, p int32) (*worker, error) {
 	pt, err := e.store.Partition(p)

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kairos-engine/kairos/bench/synth"
@@ -141,7 +142,9 @@ func engineRun(ctx context.Context, addr string, n int, partitions int32, syncWr
 		return 0, err
 	}
 	defer st.Close()
+	reg := prometheus.NewRegistry()
 	eng, err := stream.New(stream.Config{
+		Registerer: reg,
 		Brokers:    []string{addr},
 		Group:      fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i),
 		Partitions: partitions,
@@ -178,6 +181,14 @@ func engineRun(ctx context.Context, addr string, n int, partitions int32, syncWr
 	cancel()
 	if err := <-done; err != nil {
 		return 0, err
+	}
+	if mfs, err := reg.Gather(); err == nil {
+		for _, mf := range mfs {
+			if mf.GetName() == "kairos_stream_batch_records" {
+				h := mf.GetMetric()[0].GetHistogram()
+				fmt.Printf("  batches %d, mean %.0f records per batch\n", h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()))
+			}
+		}
 	}
 	return elapsed, nil
 }

@@ -138,31 +138,53 @@ func TestCrashRecovery(t *testing.T) {
 	if _, err := stream.EnsureTopics(t.Context(), cl, stream.DefaultTopics(), crashPartitions, -1); err != nil {
 		t.Fatal(err)
 	}
-	// Produce the events in waves and kill the engine at a random moment
-	// after each start, until at least minMidStream kills landed while it
-	// was folding: some but not all input committed (checked from its
-	// stored offsets afterwards).
-	const minMidStream, maxKills = 3, 15
+	// Each round starts the engine and publishes a wave of events while it
+	// runs, in chunks; after a random chunk the engine is killed, and the
+	// rest of the wave is published while it is down, as traffic keeps
+	// coming in production. A kill counts as mid-stream when the engine's
+	// stored offsets show some but not all input folded.
+	const minMidStream, maxKills, chunks = 3, 15, 20
 	partial, kills := 0, 0
-	for wave := 0; wave < waves || (partial < minMidStream && kills < maxKills); wave++ {
-		if wave < waves {
-			recs := gen.Batch(perWave)
-			krs := make([]*kgo.Record, len(recs))
-			for i, r := range recs {
-				krs[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
-				if !r.Bad {
-					all = append(all, r.Value)
-				}
-			}
-			if err := cl.ProduceSync(t.Context(), krs...).FirstErr(); err != nil {
-				t.Fatal(err)
+	produceChunk := func(recs []synth.Record) {
+		krs := make([]*kgo.Record, len(recs))
+		for i, r := range recs {
+			krs[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+			if !r.Bad {
+				all = append(all, r.Value)
 			}
 		}
+		if err := cl.ProduceSync(t.Context(), krs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for wave := 0; wave < waves || (partial < minMidStream && kills < maxKills); wave++ {
 		p := startServe(t, addr, dataDir)
-		p.waitAPI(t)
-		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
-		p.kill(t)
-		kills++
+		api := p.waitAPI(t)
+		waitReady(t, api)
+		var recs []synth.Record
+		if wave < waves {
+			recs = gen.Batch(perWave)
+		}
+		killAt := 3 + rng.IntN(chunks-6)
+		per := len(recs) / chunks
+		for c := 0; c < chunks; c++ {
+			if per > 0 {
+				produceChunk(recs[c*per : (c+1)*per])
+			}
+			if c == killAt {
+				waitBatch(t, api)
+				time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+				p.kill(t)
+				kills++
+			}
+		}
+		if wave >= waves {
+			// No new traffic: kill while it catches up on the backlog.
+			waitBatch(t, api)
+			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+			p.kill(t)
+			kills++
+		}
 		done, total := progress(t, cl, dataDir)
 		t.Logf("kill %d: %d of %d input records folded", kills, done, total)
 		if done > 0 && done < total {
@@ -216,6 +238,45 @@ func TestCrashRecovery(t *testing.T) {
 		t.Errorf("store holds %d contact records, the independent fold %d people", n, len(want))
 	}
 	t.Logf("%d events, %d contacts, %d kills (%d mid-stream): state equals one clean fold", len(all), len(want), kills, partial)
+}
+
+// waitBatch waits until the engine has committed at least one batch since
+// it started (kairos_stream_batch_records_count > 0), so that a kill lands
+// while it folds, not before it began.
+func waitBatch(t *testing.T, api string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + api + "/metrics")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, line := range strings.Split(string(body), "\n") {
+				if v, ok := strings.CutPrefix(line, "kairos_stream_batch_records_count "); ok && v != "0" {
+					return
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("engine committed no batch within 30s")
+}
+
+// waitReady waits until the engine owns its partitions (GET /readyz).
+func waitReady(t *testing.T, api string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + api + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("engine not ready within 60s")
 }
 
 // progress reads, from the dead engine's store, how many input records its

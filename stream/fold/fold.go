@@ -53,9 +53,14 @@ func MarkSeen(c *state.Contact, id string) {
 	markSeenHash(c, xxhash.Sum64String(id))
 }
 
+// markSeenHash appends to the dedupe window. The in-memory window may hold
+// up to twice SeenIDsCap ids and is cut back to the newest SeenIDsCap in
+// one copy when it reaches that, instead of shifting on every event; the
+// stored record keeps the newest SeenIDsCap, so the window is never
+// smaller than SeenIDsCap.
 func markSeenHash(c *state.Contact, h uint64) {
-	if len(c.SeenIDs) >= state.SeenIDsCap {
-		n := copy(c.SeenIDs, c.SeenIDs[len(c.SeenIDs)-state.SeenIDsCap+1:])
+	if len(c.SeenIDs) >= 2*state.SeenIDsCap {
+		n := copy(c.SeenIDs, c.SeenIDs[len(c.SeenIDs)-state.SeenIDsCap:])
 		c.SeenIDs = c.SeenIDs[:n]
 	}
 	c.SeenIDs = append(c.SeenIDs, h)

@@ -102,8 +102,15 @@ func TestDedupe(t *testing.T) {
 	for i := range state.SeenIDsCap + 10 {
 		f.Apply(c, &event.Event{ID: "y" + strconv.Itoa(i), Type: state.EventPageView, Time: e.Time})
 	}
-	if len(c.SeenIDs) != state.SeenIDsCap {
-		t.Fatalf("window %d, want %d", len(c.SeenIDs), state.SeenIDsCap)
+	if n := len(c.SeenIDs); n < state.SeenIDsCap || n >= 2*state.SeenIDsCap {
+		t.Fatalf("window %d, want between %d and %d", n, state.SeenIDsCap, 2*state.SeenIDsCap)
+	}
+	// The newest SeenIDsCap ids are always in the window.
+	for i := range state.SeenIDsCap {
+		id := "y" + strconv.Itoa(state.SeenIDsCap+10-1-i)
+		if !Seen(c, id) {
+			t.Fatalf("id %s of the newest %d not in the window", id, state.SeenIDsCap)
+		}
 	}
 }
 
