@@ -344,9 +344,14 @@ func deleteOutbox(s *Store, p int32, seqs []uint64) error {
 // call from the relay goroutine while the partition's owner writes.
 func (s *Store) DeleteOutbox(p int32, seqs []uint64) error { return deleteOutbox(s, p, seqs) }
 
-// Contacts calls fn for every contact key of the partition.
+// ContactKeys calls fn for every contact key of the partition.
 func (pt *Partition) ContactKeys(fn func(Key) error) error {
 	return pt.scan(kindContact, func(rest, _ []byte) error { return fn(Key(rest)) })
+}
+
+// AliasKeys calls fn for every alias key of the partition.
+func (pt *Partition) AliasKeys(fn func(Key) error) error {
+	return pt.scan(kindAlias, func(rest, _ []byte) error { return fn(Key(rest)) })
 }
 
 func (pt *Partition) scan(kind byte, fn func(rest, v []byte) error) error {

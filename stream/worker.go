@@ -65,6 +65,7 @@ type worker struct {
 	keyBuf []byte
 
 	cache *contactCache
+	known *knownIDs
 	// aliases caches this partition's alias links (written here or read
 	// from Pebble): a visitor whose anonymous id was linked keeps sending
 	// events under it, and each would otherwise cost two Pebble reads
@@ -106,7 +107,12 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	known, err := buildKnownIDs(pt, e.cfg.CacheContacts)
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: known ids: %w", p, err)
+	}
 	return &worker{
+		known:      known,
 		watermarks: marks,
 		dirtyMarks: make(map[string]bool),
 		e:          e,
@@ -183,6 +189,14 @@ func (w *worker) run() {
 // written: the partition must stop, and its cache is no longer trusted.
 func (w *worker) process(recs []*kgo.Record) error {
 	start := time.Now()
+	if w.known.full() {
+		// Between batches everything is in Pebble: rebuild with room.
+		known, err := buildKnownIDs(w.pt, 2*w.known.capacity)
+		if err != nil {
+			return fmt.Errorf("partition %d: known ids: %w", w.p, err)
+		}
+		w.known = known
+	}
 	w.batch = w.pt.NewBatch()
 	clear(w.offsets)
 	for _, r := range recs {
@@ -319,6 +333,7 @@ func (w *worker) route(r *kgo.Record, target state.Key, hops int) error {
 		if c == nil {
 			c = &state.Contact{Key: k}
 			w.cache.put(c)
+			w.known.add(k)
 		}
 		return w.foldInto(r, c)
 	}
@@ -366,6 +381,9 @@ func (w *worker) resolve(k state.Key) (*state.Contact, state.Key, error) {
 		return nil, t, nil
 	}
 	if w.deleted[k] {
+		return nil, "", nil
+	}
+	if !w.known.mayContain(k) {
 		return nil, "", nil
 	}
 	c := new(state.Contact)
@@ -448,6 +466,7 @@ func (w *worker) linkLocal(r *kgo.Record, i int, alias, target state.Key) error 
 		// lookups take one hop.
 	}
 	w.rememberAlias(alias, target)
+	w.known.add(alias)
 	if err := w.batch.PutAlias(alias, target); err != nil {
 		return err
 	}
@@ -487,6 +506,7 @@ func (w *worker) absorb(r *kgo.Record, target state.Key, prof *state.Contact, id
 		if c == nil {
 			c = &state.Contact{Key: target}
 			w.cache.put(c)
+			w.known.add(target)
 		}
 		if fold.Seen(c, id) {
 			return nil
