@@ -5,10 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
-	"unsafe"
-
-	"github.com/valyala/fastjson"
 
 	"github.com/kairos-engine/kairos/state"
 )
@@ -167,32 +163,52 @@ func (c Config) withDefaults() Config {
 // Decoder decodes and validates the JSON events of the input topics.
 //
 // A Decoder is not safe for concurrent use: each partition worker owns one.
-// It reuses its parser and scratch buffers between records, so the steady
-// state allocates one buffer per event (the text of its strings).
+// It reuses its scratch buffers between records, so the steady state
+// allocates one buffer per event (the text of its strings).
 type Decoder struct {
 	cfg   Config
 	minMS int64
-	p     fastjson.Parser
-	// keys is scratch for the duplicate-key check: a stack of the keys of
-	// the objects being walked.
-	keys []string
-	// scratch holds the text of one number for checkTree.
-	scratch []byte
-	// numbers is set when the numbers of the current record still need
-	// checking against the JSON grammar.
-	numbers bool
 	// limit caches Now+MaxFuture in Unix ms. It is refreshed only when an
 	// event is later than it: the true limit only grows, and time.Now on
 	// every record costs more than the rest of the timestamp check.
 	limit int64
-	// num holds the text of the numbers of the current record. It is only
-	// appended to during one Decode, so strings aliasing it stay valid
-	// until Event.own copies them.
-	num []byte
 	// locs caches time.LoadLocation by name; nil marks a name that failed,
 	// badLocs counts those.
 	locs    map[string]*time.Location
 	badLocs int
+
+	// The scratch of one Decode. data is the record, dropped when Decode
+	// returns; the rest refers to it by offsets only.
+	data []byte
+	// env, ctx, utm and props hold the fields of the objects the decoder
+	// reads, items the elements of properties.items; propList has every
+	// member of properties in order, traitList every member of
+	// properties.traits.
+	env, ctx, utm, props slots
+	items                []item
+	propList, traitList  []member
+	// nested holds the members of an object being checked.
+	nested []member
+	// keys is a stack of the keys of the objects being scanned that no
+	// slot knows, for the repeated-key check.
+	keys []string
+	// buf holds the unescaped strings and the normalised email. It only
+	// grows during one Decode.
+	buf []byte
+	// ev, lines, outTraits, outProps and loc are the event being decoded
+	// (see draft).
+	ev                  draft
+	lines               []draftItem
+	outTraits, outProps []pair
+	loc                 *time.Location
+	// faulty is set when the record has a repeated key or a malformed
+	// number somewhere: the decoder then checks every object it reads the
+	// way it always has, to report the same error at the same place (see
+	// check.go). badNumber is set for the malformed number.
+	faulty, badNumber bool
+	// faultAt and faultDetail describe the first structural fault.
+	faultAt     int
+	faultDetail string
 }
 
 // NewDecoder returns a Decoder with cfg's zero fields set to their defaults.
@@ -219,92 +235,81 @@ func NewDecoder(cfg Config) *Decoder {
 // slices of *e (Items, Traits, Props) are reused by the next Decode into
 // the same Event and must be copied to be kept.
 func (d *Decoder) Decode(data []byte, stream state.Stream, e *Event) error {
-	e.reset()
-	d.num = d.num[:0]
-	if err := d.decode(data, stream, e); err != nil {
-		e.reset()
-		return err
+	d.data, d.buf = data, d.buf[:0]
+	d.ev = draft{}
+	d.lines, d.outTraits, d.outProps = d.lines[:0], d.outTraits[:0], d.outProps[:0]
+	if d.loc != nil {
+		d.loc = nil
 	}
-	e.own()
-	return nil
+	err := d.decode(data, stream)
+	if err != nil {
+		e.reset()
+	} else {
+		d.own(e)
+	}
+	d.data = nil
+	if len(d.keys) > 0 { // left by a structural fault
+		clear(d.keys)
+		d.keys = d.keys[:0]
+	}
+	return err
 }
 
-func (d *Decoder) decode(data []byte, stream state.Stream, e *Event) error {
+func (d *Decoder) decode(data []byte, stream state.Stream) error {
 	if len(data) > d.cfg.MaxSize {
 		return fail(ReasonTooLarge, "", "record is "+strconv.Itoa(len(data))+
 			" bytes, the limit is "+strconv.Itoa(d.cfg.MaxSize))
 	}
-	if !utf8.Valid(data) {
-		return fail(ReasonInvalidJSON, "", "not valid UTF-8")
-	}
-	// fastjson's parser is lenient: it takes NaN, bad escapes and raw
-	// control characters. Kairos is strict, so that every consumer of a
-	// topic reads the same bytes the same way. The parser runs first
-	// because it bounds the nesting depth and the validator does not.
-	root, err := d.p.ParseBytes(data)
-	if err != nil {
-		return fail(ReasonInvalidJSON, "", err.Error())
-	}
-	// With escapes or raw control characters, rare in practice, the full
-	// validator decides. Without them, the strings and structure the
-	// parser accepted are valid JSON and only its number syntax is looser:
-	// the readers check the numbers and the repeated keys of every object
-	// as they visit it (see checkObject), instead of a second pass.
-	d.numbers = !hasControlOrBackslash(data)
-	if !d.numbers {
-		if err := fastjson.ValidateBytes(data); err != nil {
-			return fail(ReasonInvalidJSON, "", err.Error())
-		}
-	}
-	if root.Type() != fastjson.TypeObject {
-		return fail(ReasonInvalidJSON, "", "an event must be a JSON object")
-	}
-	obj, _ := root.Object()
-	var env envelope
-	if err := d.envelope(obj, &env); err != nil {
+	if err := d.scan(data); err != nil {
 		return err
 	}
-
-	if err := d.eventType(env[envType], stream, e); err != nil {
-		return err
-	}
-	if e.ID, err = identifier(env[envID], "id", true); err != nil {
-		return err
-	}
-	if e.ContactID, err = identifier(env[envContactID], "contact_id", false); err != nil {
-		return err
-	}
-	if e.Email, err = email(env[envEmail]); err != nil {
-		return err
-	}
-	if e.AnonymousID, err = identifier(env[envAnonymousID], "anonymous_id", false); err != nil {
-		return err
-	}
-	if e.ContactID == "" && e.Email == "" && e.AnonymousID == "" {
-		return fail(ReasonMissingField, "contact_id|email|anonymous_id",
-			"at least one of contact_id, email or anonymous_id is required")
-	}
-	if e.Time, err = d.timestamp(env[envTimestamp]); err != nil {
-		return err
-	}
-	if err := d.context(env[envContext], &e.Context); err != nil {
-		return err
-	}
-
-	var po *fastjson.Object
-	if v := env[envProperties]; v != nil {
-		if v.Type() != fastjson.TypeObject {
-			return fail(ReasonInvalidField, "properties", "must be an object")
-		}
-		po, _ = v.Object()
-		if err := d.collectProps(po, e); err != nil {
+	if d.faulty {
+		if err := d.checkEnvelope(); err != nil {
 			return err
 		}
 	}
-	return d.properties(po, e)
+	env, v := &d.env, &d.ev
+	if err := d.eventType(env.get(envType), stream); err != nil {
+		return err
+	}
+	var err error
+	if v.ID, err = d.identifier(env.get(envID), "id", true); err != nil {
+		return err
+	}
+	if v.ContactID, err = d.identifier(env.get(envContactID), "contact_id", false); err != nil {
+		return err
+	}
+	if v.Email, err = d.email(env.get(envEmail)); err != nil {
+		return err
+	}
+	if v.AnonymousID, err = d.identifier(env.get(envAnonymousID), "anonymous_id", false); err != nil {
+		return err
+	}
+	if v.identifiers() == 0 {
+		return fail(ReasonMissingField, "contact_id|email|anonymous_id",
+			"at least one of contact_id, email or anonymous_id is required")
+	}
+	if v.Time, err = d.timestamp(env.get(envTimestamp)); err != nil {
+		return err
+	}
+	if err := d.context(env.get(envContext)); err != nil {
+		return err
+	}
+
+	r := fields{d: d, names: propNames[:], t: v.Type, path: "properties", index: -1}
+	if p := env.get(envProperties); p != nil {
+		if p.kind != kindObject {
+			return fail(ReasonInvalidField, "properties", "must be an object")
+		}
+		r.seen, r.vals = d.props.seen, d.props.vals[:]
+		if err := d.collectProps(); err != nil {
+			return err
+		}
+	}
+	return d.properties(&r)
 }
 
-// The envelope fields, indexing envelope.
+// The envelope fields, the slots of Decoder.env.
 const (
 	envType = iota
 	envID
@@ -317,79 +322,181 @@ const (
 	envFields
 )
 
-// envelope holds the top-level values of a record; nil is absent or null.
-type envelope [envFields]*fastjson.Value
+// envField returns the slot of an envelope field, -1 for other keys.
+func envField(key string) int {
+	switch key {
+	case "type":
+		return envType
+	case "id":
+		return envID
+	case "contact_id":
+		return envContactID
+	case "email":
+		return envEmail
+	case "anonymous_id":
+		return envAnonymousID
+	case "timestamp":
+		return envTimestamp
+	case "context":
+		return envContext
+	case "properties":
+		return envProperties
+	}
+	return -1
+}
 
-// envelope reads the top level in one visit, which costs less than a
-// lookup per field, and checks it like checkObject. A repeated envelope
-// field is caught by its slot being taken already, so only unknown keys go
-// on the duplicate-key stack. The context and properties objects are
-// checked by their own readers.
-func (d *Decoder) envelope(o *fastjson.Object, env *envelope) error {
+// The context fields, the slots of Decoder.ctx, and of context.utm.
+const (
+	ctxIP = iota
+	ctxUserAgent
+	ctxURL
+	ctxReferrer
+	ctxTimeZone
+	ctxUTM
+	ctxFields
+)
+
+var ctxNames = [ctxFields]string{"ip", "user_agent", "url", "referrer", "timezone", "utm"}
+
+func ctxField(key string) int {
+	switch key {
+	case "ip":
+		return ctxIP
+	case "user_agent":
+		return ctxUserAgent
+	case "url":
+		return ctxURL
+	case "referrer":
+		return ctxReferrer
+	case "timezone":
+		return ctxTimeZone
+	case "utm":
+		return ctxUTM
+	}
+	return -1
+}
+
+const (
+	utmSource = iota
+	utmMedium
+	utmCampaign
+	utmTerm
+	utmContent
+	utmFields
+)
+
+var utmNames = [utmFields]string{"source", "medium", "campaign", "term", "content"}
+
+func utmField(key string) int {
+	switch key {
+	case "source":
+		return utmSource
+	case "medium":
+		return utmMedium
+	case "campaign":
+		return utmCampaign
+	case "term":
+		return utmTerm
+	case "content":
+		return utmContent
+	}
+	return -1
+}
+
+// scan reads the record in one pass: it validates all of it, fills the
+// slots of the objects the decoder reads, and skips the rest. The only
+// errors it returns are invalid_json without a Field; the faults that
+// have a Field set d.faulty instead.
+func (d *Decoder) scan(data []byte) error {
+	d.faulty, d.badNumber = false, false
+	i := ws(data, 0)
+	switch {
+	case i == len(data):
+		i = d.fault(i, "no JSON value")
+	case data[i] != '{':
+		if i = d.skip(data, i, 1); i >= 0 {
+			if i = ws(data, i); i < len(data) {
+				i = d.fault(i, "data after the JSON value")
+			}
+		}
+		if i >= 0 {
+			return fail(ReasonInvalidJSON, "", "an event must be a JSON object")
+		}
+	default:
+		if d.env.seen, i = d.object(data, i, 1, objEnvelope, d.env.vals[:], nil); i >= 0 {
+			if i = ws(data, i); i < len(data) {
+				i = d.fault(i, "data after the JSON object")
+			}
+		}
+	}
+	if i < 0 {
+		return fail(ReasonInvalidJSON, "", d.faultDetail+" at byte "+strconv.Itoa(d.faultAt))
+	}
+	// The decoder has always refused these outright; without escapes and
+	// control characters, the checks find them with their path.
+	if d.badNumber && hasControlOrBackslash(data) {
+		return fail(ReasonInvalidJSON, "", "a number is not in the JSON grammar (NaN, Inf, a leading zero or plus sign, a dangling '.' or exponent)")
+	}
+	return nil
+}
+
+// checkEnvelope finds the first repeated key or malformed number of the
+// top level the way the decoder always has: in the order of the record, a
+// repeated envelope field or a fault in the value of an unknown key, then
+// a repeated unknown key. The values of the envelope fields are checked
+// by their own readers.
+func (d *Decoder) checkEnvelope() error {
+	data := d.data
+	i := ws(data, ws(data, 0)+1)
 	base := len(d.keys)
 	var f *treeFault
 	var seen uint
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if f != nil {
-			return
-		}
-		var i int
-		switch string(k) {
-		case "type":
-			i = envType
-		case "id":
-			i = envID
-		case "contact_id":
-			i = envContactID
-		case "email":
-			i = envEmail
-		case "anonymous_id":
-			i = envAnonymousID
-		case "timestamp":
-			i = envTimestamp
-		case "context":
-			i = envContext
-		case "properties":
-			i = envProperties
-		default:
-			d.keys = append(d.keys, b2s(k))
-			if f = d.checkTree(v); f != nil {
-				f.path = clip(b2s(k)) + f.path
+	for data[i] != '}' {
+		var k span
+		k, i = d.str(data, i)
+		i = d.colon(data, i)
+		key := d.text(k)
+		if n := envField(key); n >= 0 {
+			if seen&(1<<n) != 0 {
+				f = &treeFault{path: key, detail: "duplicate key"}
+				break
 			}
-			return
+			seen |= 1 << n
+			i = d.skip(data, i, 2)
+		} else {
+			d.keys = append(d.keys, key)
+			if i, f = d.checkAt(data, i); f != nil {
+				f.path = clip(key) + f.path
+				break
+			}
 		}
-		if seen&(1<<i) != 0 {
-			f = &treeFault{path: string(k), detail: "duplicate key"}
-			return
+		if i = ws(data, i); data[i] == ',' {
+			i = ws(data, i+1)
 		}
-		seen |= 1 << i
-		if v.Type() != fastjson.TypeNull {
-			env[i] = v
-		}
-	})
+	}
 	return d.endObject(base, f, "", -1)
 }
 
-func (d *Decoder) eventType(v *fastjson.Value, stream state.Stream, e *Event) error {
+func (d *Decoder) eventType(v *value, stream state.Stream) error {
 	if v == nil {
 		return fail(ReasonMissingField, "type", "required")
 	}
-	b, err := v.StringBytes()
-	if err != nil {
+	if v.kind != kindString {
 		return fail(ReasonInvalidField, "type", "must be a string")
 	}
-	if len(b) == 0 {
+	name := d.text(v.text)
+	if name == "" {
 		return fail(ReasonMissingField, "type", "required")
 	}
-	t := state.ParseEventType(b)
+	t := state.ParseEventType(s2b(name))
 	if t == state.EventUnknown {
-		return fail(ReasonUnknownType, "type", quote(b2s(b))+" is not a known event type")
+		return fail(ReasonUnknownType, "type", quote(name)+" is not a known event type")
 	}
 	if stream != 0 && t.Stream() != stream {
 		return fail(ReasonWrongTopic, "type", t.String()+" belongs to the "+streamName(t.Stream())+
 			" topic, this record came from the "+streamName(stream)+" topic")
 	}
-	e.Type = t
+	d.ev.Type = t
 	return nil
 }
 
@@ -407,119 +514,129 @@ func streamName(s state.Stream) string {
 
 // identifier reads the event id or a contact identifier: a string of at
 // most MaxIDLen bytes without control characters. Empty counts as absent.
-func identifier(v *fastjson.Value, field string, required bool) (string, error) {
+func (d *Decoder) identifier(v *value, field string, required bool) (span, error) {
 	if v == nil {
 		if required {
-			return "", fail(ReasonMissingField, field, "required")
+			return span{}, fail(ReasonMissingField, field, "required")
 		}
-		return "", nil
+		return span{}, nil
 	}
-	b, err := v.StringBytes()
-	if err != nil {
-		return "", fail(ReasonInvalidField, field, "must be a string")
+	if v.kind != kindString {
+		return span{}, fail(ReasonInvalidField, field, "must be a string")
 	}
-	s := b2s(b)
-	switch {
-	case s == "" && required:
-		return "", fail(ReasonMissingField, field, "required, must not be empty")
-	case len(s) > MaxIDLen:
-		return "", fail(ReasonInvalidField, field, "longer than "+strconv.Itoa(MaxIDLen)+" bytes")
-	case hasControl(s):
-		return "", fail(ReasonInvalidField, field, "contains a control character")
+	switch n := v.text.len(); {
+	case n == 0 && required:
+		return span{}, fail(ReasonMissingField, field, "required, must not be empty")
+	case n > MaxIDLen:
+		return span{}, fail(ReasonInvalidField, field, "longer than "+strconv.Itoa(MaxIDLen)+" bytes")
+	case d.controlIn(v.text):
+		return span{}, fail(ReasonInvalidField, field, "contains a control character")
 	}
-	return s, nil
+	return v.text, nil
 }
 
 // email reads and normalises the email identifier: one '@' between a
-// non-empty local part and domain, no white space inside.
-func email(v *fastjson.Value) (string, error) {
-	s, err := identifier(v, "email", false)
-	if err != nil || s == "" {
-		return "", err
+// non-empty local part and domain, no white space inside. A normalised
+// address that differs from the record's goes into d.buf.
+func (d *Decoder) email(v *value) (span, error) {
+	sp, err := d.identifier(v, "email", false)
+	if err != nil || sp.len() == 0 {
+		return span{}, err
 	}
-	s = state.NormalizeEmail(s)
+	raw := d.text(sp)
+	s := state.NormalizeEmail(raw)
 	at := strings.IndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || strings.IndexByte(s[at+1:], '@') >= 0 {
-		return "", fail(ReasonInvalidField, "email", "must be an address with one '@' between a local part and a domain")
+		return span{}, fail(ReasonInvalidField, "email", "must be an address with one '@' between a local part and a domain")
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-			return "", fail(ReasonInvalidField, "email", "must not contain white space")
+			return span{}, fail(ReasonInvalidField, "email", "must not contain white space")
 		}
 	}
-	return s, nil
+	if s == raw {
+		return sp, nil
+	}
+	lo := len(d.buf)
+	d.buf = append(d.buf, s...)
+	return span{lo: int32(lo), hi: int32(len(d.buf)), buf: true}, nil
 }
 
-func (d *Decoder) timestamp(v *fastjson.Value) (int64, error) {
+func (d *Decoder) timestamp(v *value) (int64, error) {
 	if v == nil {
 		return 0, fail(ReasonMissingField, "timestamp", "required")
 	}
-	b, err := v.StringBytes()
-	if err != nil {
+	if v.kind != kindString {
 		return 0, fail(ReasonBadTimestamp, "timestamp", "must be an RFC 3339 string such as 2026-11-24T06:00:00.123Z")
 	}
-	if len(b) == 0 {
+	s := d.text(v.text)
+	if s == "" {
 		return 0, fail(ReasonMissingField, "timestamp", "required")
 	}
-	ms, ok := parseTime(b2s(b))
+	ms, ok := parseTime(s)
 	if !ok {
-		return 0, fail(ReasonBadTimestamp, "timestamp", quote(b2s(b))+" is not RFC 3339 (2026-11-24T06:00:00.123Z or 2026-11-24T07:00:00+01:00)")
+		return 0, fail(ReasonBadTimestamp, "timestamp", quote(s)+" is not RFC 3339 (2026-11-24T06:00:00.123Z or 2026-11-24T07:00:00+01:00)")
 	}
 	if ms < d.minMS {
-		return 0, fail(ReasonBadTimestamp, "timestamp", quote(b2s(b))+" is before "+d.cfg.MinTime.UTC().Format(time.RFC3339))
+		return 0, fail(ReasonBadTimestamp, "timestamp", quote(s)+" is before "+d.cfg.MinTime.UTC().Format(time.RFC3339))
 	}
 	if ms > d.limit {
 		d.limit = d.cfg.Now().Add(d.cfg.MaxFuture).UnixMilli()
 		if ms > d.limit {
-			return 0, fail(ReasonBadTimestamp, "timestamp", quote(b2s(b))+" is more than "+d.cfg.MaxFuture.String()+" in the future")
+			return 0, fail(ReasonBadTimestamp, "timestamp", quote(s)+" is more than "+d.cfg.MaxFuture.String()+" in the future")
 		}
 	}
 	return ms, nil
 }
 
-func (d *Decoder) context(v *fastjson.Value, c *Context) error {
+// context reads the context object, checking it first in a faulty record.
+func (d *Decoder) context(v *value) error {
 	if v == nil {
 		return nil
 	}
-	if v.Type() != fastjson.TypeObject {
+	if v.kind != kindObject {
 		return fail(ReasonInvalidField, "context", "must be an object")
 	}
-	o, _ := v.Object()
-	if err := d.checkObject(o, "context", -1, "utm"); err != nil {
-		return err
-	}
-	r := fields{d: d, o: o, path: "context", index: -1}
-	c.IP = r.text("ip", false)
-	c.UserAgent = r.text("user_agent", false)
-	c.URL = r.text("url", false)
-	c.Referrer = r.text("referrer", false)
-	if tz := r.token("timezone", false); tz != "" {
-		loc := d.location(tz)
-		if loc == nil {
-			return fail(ReasonInvalidField, "context.timezone", quote(tz)+" is not an IANA time zone name such as Europe/Paris")
+	if d.faulty {
+		if err := d.checkObject(d.members(int(v.lo)), "context", -1, "utm"); err != nil {
+			return err
 		}
-		c.TimeZone, c.Location = tz, loc
+	}
+	c := &d.ev.Context
+	r := fields{d: d, seen: d.ctx.seen, vals: d.ctx.vals[:], names: ctxNames[:], path: "context", index: -1}
+	c.IP = r.text(ctxIP, false)
+	c.UserAgent = r.text(ctxUserAgent, false)
+	c.URL = r.text(ctxURL, false)
+	c.Referrer = r.text(ctxReferrer, false)
+	if tz := r.token(ctxTimeZone, false); tz.len() > 0 {
+		name := d.text(tz)
+		loc := d.location(name)
+		if loc == nil {
+			return fail(ReasonInvalidField, "context.timezone", quote(name)+" is not an IANA time zone name such as Europe/Paris")
+		}
+		c.TimeZone, d.loc = tz, loc
 	}
 	if r.err != nil {
 		return r.err
 	}
-	uv := get(o, "utm")
+	uv := d.ctx.get(ctxUTM)
 	if uv == nil {
 		return nil
 	}
-	if uv.Type() != fastjson.TypeObject {
+	if uv.kind != kindObject {
 		return fail(ReasonInvalidField, "context.utm", "must be an object")
 	}
-	uo, _ := uv.Object()
-	if err := d.checkObject(uo, "context.utm", -1, ""); err != nil {
-		return err
+	if d.faulty {
+		if err := d.checkObject(d.members(int(uv.lo)), "context.utm", -1, ""); err != nil {
+			return err
+		}
 	}
-	u := fields{d: d, o: uo, path: "context.utm", index: -1}
-	c.UTMSource = u.text("source", false)
-	c.UTMMedium = u.text("medium", false)
-	c.UTMCampaign = u.text("campaign", false)
-	c.UTMTerm = u.text("term", false)
-	c.UTMContent = u.text("content", false)
+	u := fields{d: d, seen: d.utm.seen, vals: d.utm.vals[:], names: utmNames[:], path: "context.utm", index: -1}
+	c.UTMSource = u.text(utmSource, false)
+	c.UTMMedium = u.text(utmMedium, false)
+	c.UTMCampaign = u.text(utmCampaign, false)
+	c.UTMTerm = u.text(utmTerm, false)
+	c.UTMContent = u.text(utmContent, false)
 	return u.err
 }
 
@@ -530,7 +647,8 @@ func (d *Decoder) location(name string) *time.Location {
 	if loc, ok := d.locs[name]; ok {
 		return loc
 	}
-	// name aliases the parser's buffer, and a Location keeps its name.
+	// name aliases the record or the decoder's buffer, and a Location
+	// keeps its name.
 	name = strings.Clone(name)
 	var loc *time.Location
 	// "Local" is the host's zone, not an IANA name: the same event must
@@ -549,66 +667,4 @@ func (d *Decoder) location(name string) *time.Location {
 		}
 	}
 	return loc
-}
-
-// reset clears e and keeps the capacity of its slices.
-func (e *Event) reset() {
-	*e = Event{Items: e.Items[:0], Traits: e.Traits[:0], Props: e.Props[:0]}
-}
-
-// own copies every string of e into one new allocation, so that e no
-// longer aliases the decoder's buffers. Every string field of Event,
-// Context, Item, state.Trait and Prop must be listed here;
-// TestOwnCoversEveryString checks that with reflection.
-func (e *Event) own() {
-	c := &e.Context
-	fixed := [...]*string{
-		&e.ID, &e.ContactID, &e.Email, &e.AnonymousID,
-		&c.IP, &c.UserAgent, &c.URL, &c.Referrer, &c.TimeZone,
-		&c.UTMSource, &c.UTMMedium, &c.UTMCampaign, &c.UTMTerm, &c.UTMContent,
-		&e.Category, &e.SKU, &e.Query, &e.Form, &e.Content, &e.List,
-		&e.Campaign, &e.OrderID, &e.Currency, &e.URL, &e.Phone,
-	}
-	n := 0
-	for _, p := range fixed {
-		n += len(*p)
-	}
-	for i := range e.Items {
-		n += len(e.Items[i].SKU) + len(e.Items[i].Category)
-	}
-	for i := range e.Traits {
-		n += len(e.Traits[i].Name) + len(e.Traits[i].Value)
-	}
-	for i := range e.Props {
-		n += len(e.Props[i].Name) + len(e.Props[i].Value)
-	}
-	if n == 0 {
-		return
-	}
-	// buf has its final capacity, so appending never moves the bytes
-	// that earlier strings point to, and nothing writes to it afterwards.
-	buf := make([]byte, 0, n)
-	cp := func(s *string) {
-		if len(*s) == 0 {
-			return
-		}
-		off := len(buf)
-		buf = append(buf, *s...)
-		*s = unsafe.String(&buf[off], len(*s))
-	}
-	for _, p := range fixed {
-		cp(p)
-	}
-	for i := range e.Items {
-		cp(&e.Items[i].SKU)
-		cp(&e.Items[i].Category)
-	}
-	for i := range e.Traits {
-		cp(&e.Traits[i].Name)
-		cp(&e.Traits[i].Value)
-	}
-	for i := range e.Props {
-		cp(&e.Props[i].Name)
-		cp(&e.Props[i].Value)
-	}
 }

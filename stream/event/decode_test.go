@@ -323,6 +323,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"leading zero", 0, `{"type":"page_view",` + ids + `,"properties":{"x":01}}`, ReasonInvalidJSON, "properties.x"},
 		{"raw control char", 0, "{\"type\":\"page_view\",\"id\":\"a\tb\"}", ReasonInvalidJSON, ""},
 		{"bad escape", 0, `{"type":"page_view","id":"a\qb"}`, ReasonInvalidJSON, ""},
+		// fastjson's validator, which the decoder used to run, misses a
+		// control character before an escape in the same string.
+		{"raw control char before an escape", 0, "{\"type\":\"page_view\"," + ids + ",\"properties\":{\"note\":\"x\x01\\ty\"}}", ReasonInvalidJSON, ""},
 		{"invalid UTF-8", 0, "{\"type\":\"page_view\",\"id\":\"\xff\"}", ReasonInvalidJSON, ""},
 		{"too deep", 0, strings.Repeat(`{"a":`, 400) + `1` + strings.Repeat(`}`, 400), ReasonInvalidJSON, ""},
 		{"bad number deep inside", 0, `{"type":"page_view",` + ids + `,"properties":{"meta":{"list":[1,{"a":1.}]}}}`, ReasonInvalidJSON, "properties.meta.list[1].a"},
@@ -773,62 +776,69 @@ func TestDecodeDoesNotAlias(t *testing.T) {
 	}
 }
 
-// TestOwnCoversEveryString fills every string of an Event, reachable
-// through structs and slices, with text in a scratch buffer, calls own,
-// then overwrites the buffer: a string own forgot would change.
+// TestOwnCoversEveryString fills every text of the draft of an event
+// (see draft), one item, trait and prop included, with a distinct string
+// in the decoder's buffer, calls own, then overwrites the buffer: every
+// string of the Event must hold the text of the draft field of the same
+// name, so a string own forgot, or one without a draft field, shows.
 func TestOwnCoversEveryString(t *testing.T) {
-	var e Event
-	e.Items = make([]Item, 1)
-	e.Traits = make([]state.Trait, 1)
-	e.Props = make([]Prop, 1)
-	buf := make([]byte, 0, 4096)
-	var want []string
-	var fill func(v reflect.Value)
-	fill = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.String:
+	d := testDecoder()
+	want := map[string]string{}
+	spanType := reflect.TypeFor[span]()
+	var fill func(path string, v reflect.Value)
+	fill = func(path string, v reflect.Value) {
+		switch {
+		case v.Type() == spanType:
 			text := fmt.Sprintf("s%d", len(want))
-			off := len(buf)
-			buf = append(buf, text...)
-			v.SetString(b2s(buf[off:]))
-			want = append(want, text)
-		case reflect.Struct:
+			lo := len(d.buf)
+			d.buf = append(d.buf, text...)
+			v.Set(reflect.ValueOf(span{lo: int32(lo), hi: int32(len(d.buf)), buf: true}))
+			want[path] = text
+		case v.Kind() == reflect.Struct:
 			for i := range v.NumField() {
-				fill(v.Field(i))
-			}
-		case reflect.Slice:
-			for i := range v.Len() {
-				fill(v.Index(i))
+				fill(path+"."+v.Type().Field(i).Name, v.Field(i))
 			}
 		}
 	}
-	fill(reflect.ValueOf(&e).Elem())
+	d.lines, d.outTraits, d.outProps = make([]draftItem, 1), make([]pair, 1), make([]pair, 1)
+	fill("", reflect.ValueOf(&d.ev).Elem())
+	fill(".Items[0]", reflect.ValueOf(&d.lines[0]).Elem())
+	fill(".Traits[0]", reflect.ValueOf(&d.outTraits[0]).Elem())
+	fill(".Props[0]", reflect.ValueOf(&d.outProps[0]).Elem())
 	if len(want) < 30 {
-		t.Fatalf("found only %d strings", len(want))
+		t.Fatalf("found only %d texts", len(want))
 	}
-	e.own()
-	for i := range buf {
-		buf[i] = '#'
+	var e Event
+	d.own(&e)
+	for i := range d.buf {
+		d.buf[i] = '#'
 	}
-	var got []string
-	var collect func(v reflect.Value)
-	collect = func(v reflect.Value) {
+	got := map[string]string{}
+	var collect func(path string, v reflect.Value)
+	collect = func(path string, v reflect.Value) {
 		switch v.Kind() {
 		case reflect.String:
-			got = append(got, v.String())
+			got[path] = v.String()
 		case reflect.Struct:
 			for i := range v.NumField() {
-				collect(v.Field(i))
+				collect(path+"."+v.Type().Field(i).Name, v.Field(i))
 			}
 		case reflect.Slice:
 			for i := range v.Len() {
-				collect(v.Index(i))
+				collect(fmt.Sprintf("%s[%d]", path, i), v.Index(i))
 			}
 		}
 	}
-	collect(reflect.ValueOf(&e).Elem())
-	if !slices.Equal(got, want) {
-		t.Errorf("strings not copied by own:\n got %q\nwant %q", got, want)
+	collect("", reflect.ValueOf(&e).Elem())
+	for path, w := range want {
+		if got[path] != w {
+			t.Errorf("%s = %q, want %q", path, got[path], w)
+		}
+	}
+	for path := range got {
+		if _, ok := want[path]; !ok {
+			t.Errorf("%s has no draft field", path)
+		}
 	}
 }
 

@@ -44,14 +44,34 @@
 // A null value is the same as an absent one, and so is an empty string (an
 // empty required field is missing). Unknown fields are ignored, so
 // producers can add fields before Kairos reads them. The JSON itself is
-// read strictly (RFC 8259 and no repeated key in any object), because
-// fastjson alone would accept NaN, bad escapes and raw control characters
-// that other consumers of the topics refuse.
+// read strictly: RFC 8259 in UTF-8 (no NaN, bad escape or raw control
+// character), nested at most 300 levels, and no repeated key in any
+// object, so that every consumer of the topics reads the same bytes the
+// same way. A malformed record is invalid_json; a repeated key or a number
+// outside the grammar is reported with its path ("properties.meta[0].a"),
+// except for a malformed number in a record holding an escape or a
+// control character, which has none.
 //
 // The README's "Event contract" section documents the contract for
 // producers, with one example per type; TestContractMarkdown renders it
 // from the tested examples (go test ./stream/event -run
 // TestContractMarkdown -contract-out FILE).
+//
+// # How a record is read
+//
+// The decoder reads a record in one pass with its own JSON scanner, built
+// for the event schema (json.go): the values of the keys it knows go into
+// fixed slots per object (envelope, context, context.utm, properties,
+// each order item), the members of properties and properties.traits also
+// into lists in the order of the record, and everything else through a
+// validating skipper. Nothing is a tree and the scratch holds offsets, not
+// pointers. The checks then run on the slots in a fixed order, which is
+// what makes the Reason and Field of a record's first error stable
+// whatever the order of its keys (a type after the properties is read the
+// same). A record with a repeated key or a malformed number, rare, is
+// checked again object by object in that order to report the same error
+// (check.go). The event is built in a draft of offsets (draft.go) and
+// written into the Event once.
 //
 // # Ownership and cost
 //

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -54,9 +55,12 @@ func FuzzDecode(f *testing.F) {
 		if fmt.Sprint(err) != fmt.Sprint(err2) || fmt.Sprintf("%+v", e) != fmt.Sprintf("%+v", fresh) {
 			t.Fatalf("decoder state leaks between records:\n%v %+v\n%v %+v", err, e, err2, fresh)
 		}
-		// The decoder skips fastjson's validator for most records; it must
-		// still agree with it.
-		strictOK := utf8.Valid(data) && fastjson.ValidateBytes(data) == nil
+		// The decoder has its own scanner; it must agree with real JSON
+		// validators on what is valid JSON. fastjson's misses a raw control
+		// character in a string before an escape ("\x00\\n"), which the
+		// decoder refuses, as RFC 8259 does: valid means valid for both
+		// fastjson and encoding/json.
+		strictOK := utf8.Valid(data) && fastjson.ValidateBytes(data) == nil && json.Valid(data)
 		if err != nil {
 			var de *Error
 			if !errors.As(err, &de) {
@@ -64,7 +68,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			if de.Reason == ReasonInvalidJSON && strictOK && len(data) <= DefaultMaxSize &&
 				de.Detail != "duplicate key" && de.Detail != "an event must be a JSON object" &&
-				!strings.Contains(de.Detail, "too big depth") {
+				!strings.Contains(de.Detail, detailTooDeep) {
 				t.Fatalf("valid JSON refused as invalid_json: %v", err)
 			}
 			if !slices.Contains(Reasons(), de.Reason) {

@@ -97,13 +97,15 @@ func parseTime(s string) (int64, bool) {
 		s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
-	year, ok1 := digits(s[0:4])
-	month, ok2 := digits(s[5:7])
-	day, ok3 := digits(s[8:10])
-	hour, ok4 := digits(s[11:13])
-	minute, ok5 := digits(s[14:16])
-	sec, ok6 := digits(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
+	y1, ok1 := digits2(s, 0)
+	y2, ok2 := digits2(s, 2)
+	month, ok3 := digits2(s, 5)
+	day, ok4 := digits2(s, 8)
+	hour, ok5 := digits2(s, 11)
+	minute, ok6 := digits2(s, 14)
+	sec, ok7 := digits2(s, 17)
+	year := y1*100 + y2
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) ||
 		month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
 		hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
@@ -129,8 +131,8 @@ func parseTime(s string) (int64, bool) {
 	switch {
 	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
 	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, okh := digits(rest[1:3])
-		om, okm := digits(rest[4:6])
+		oh, okh := digits2(rest, 1)
+		om, okm := digits2(rest, 4)
 		if !okh || !okm || oh > 23 || om > 59 {
 			return 0, false
 		}
@@ -145,16 +147,11 @@ func parseTime(s string) (int64, bool) {
 	return ((days*24+hour)*60+minute-offset)*60_000 + sec*1000 + ms, true
 }
 
-// digits parses a fixed-width run of decimal digits.
-func digits(s string) (int64, bool) {
-	var n int64
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return 0, false
-		}
-		n = n*10 + int64(s[i]-'0')
-	}
-	return n, true
+// digits2 parses the two decimal digits at s[i:i+2]. A byte that is not
+// a digit wraps around to more than 9 when '0' is subtracted.
+func digits2(s string, i int) (int64, bool) {
+	a, b := s[i]-'0', s[i+1]-'0'
+	return int64(a)*10 + int64(b), a <= 9 && b <= 9
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -3,300 +3,401 @@ package event
 import (
 	"strconv"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/kairos-engine/kairos/state"
 )
 
-// collectProps visits the properties once: it checks them like
-// checkObject, except the items of an order and the traits, which have
-// their own readers; fills e.Props with the scalar ones; and bounds every
-// name and string value.
-func (d *Decoder) collectProps(o *fastjson.Object, e *Event) error {
+// The properties fields the readers know, the slots of Decoder.props.
+const (
+	propURL = iota
+	propCategory
+	propSKU
+	propQuantity
+	propPrice
+	propQuery
+	propForm
+	propContent
+	propList
+	propTraits
+	propPhone
+	propOrderID
+	propItems
+	propTotal
+	propCurrency
+	propAmount
+	propCampaign
+	propType
+	propBounceType
+	propFields
+)
+
+var propNames = [propFields]string{
+	"url", "category", "sku", "quantity", "price", "query", "form", "content", "list", "traits",
+	"phone", "order_id", "items", "total", "currency", "amount", "campaign", "type", "bounce_type",
+}
+
+func propField(key string) int {
+	switch key {
+	case "url":
+		return propURL
+	case "category":
+		return propCategory
+	case "sku":
+		return propSKU
+	case "quantity":
+		return propQuantity
+	case "price":
+		return propPrice
+	case "query":
+		return propQuery
+	case "form":
+		return propForm
+	case "content":
+		return propContent
+	case "list":
+		return propList
+	case "traits":
+		return propTraits
+	case "phone":
+		return propPhone
+	case "order_id":
+		return propOrderID
+	case "items":
+		return propItems
+	case "total":
+		return propTotal
+	case "currency":
+		return propCurrency
+	case "amount":
+		return propAmount
+	case "campaign":
+		return propCampaign
+	case "type":
+		return propType
+	case "bounce_type":
+		return propBounceType
+	}
+	return -1
+}
+
+// The fields of an order item, the slots of Decoder.item.
+const (
+	itemSKU = iota
+	itemCategory
+	itemQuantity
+	itemPrice
+	itemFields
+)
+
+var itemNames = [itemFields]string{"sku", "category", "quantity", "price"}
+
+func itemField(key string) int {
+	switch key {
+	case "sku":
+		return itemSKU
+	case "category":
+		return itemCategory
+	case "quantity":
+		return itemQuantity
+	case "price":
+		return itemPrice
+	}
+	return -1
+}
+
+// collectProps goes over the properties once, in order: it fills the Props
+// with the scalar ones and bounds every name and string value. In a
+// faulty record it also checks them like checkObject, except the items of
+// an order and the traits, which have their own readers, and in the same
+// order as always: a malformed record is invalid_json even when a field
+// is also wrong, but the values after a wrong field are not looked at.
+func (d *Decoder) collectProps() error {
 	read := ""
-	switch e.Type {
+	switch d.ev.Type {
 	case state.EventOrderPlaced:
 		read = "items"
 	case state.EventSignup, state.EventIdentify:
 		read = "traits"
 	}
-	base := len(d.keys)
+	o := d.propList
 	var f *treeFault
 	var err error
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		d.keys = append(d.keys, b2s(k))
-		if f != nil || err != nil {
-			return
-		}
-		name := b2s(k)
+props:
+	for i := range o {
+		m := &o[i]
+		name := d.text(m.key)
 		if len(name) > MaxNameLen {
 			err = fail(ReasonInvalidField, "properties."+clip(name), "property name longer than "+strconv.Itoa(MaxNameLen)+" bytes")
-			return
+			break
 		}
-		var text string
-		switch v.Type() {
-		case fastjson.TypeString:
-			b, _ := v.StringBytes()
-			if len(b) > MaxStringLen {
+		text := m.text
+		switch m.kind {
+		case kindString:
+			if text.len() > MaxStringLen {
 				err = fail(ReasonInvalidField, "properties."+name, "longer than "+strconv.Itoa(MaxStringLen)+" bytes")
-				return
+				break props
 			}
-			text = b2s(b)
-		case fastjson.TypeNumber:
-			if f = d.checkTree(v); f != nil {
-				f.path = name
-				return
-			}
-			text = d.numText(v)
-		case fastjson.TypeTrue:
-			text = "true"
-		case fastjson.TypeFalse:
-			text = "false"
-		case fastjson.TypeNull:
-			return
-		default: // objects and arrays are not props
-			if name != read {
-				if f = d.checkTree(v); f != nil {
-					f.path = name + f.path
+		case kindNumber:
+			if d.faulty {
+				if _, f = d.checkAt(d.data, int(m.lo)); f != nil {
+					f.path = name
+					break props
 				}
 			}
-			return
+		case kindTrue:
+			text = textTrue
+		case kindFalse:
+			text = textFalse
+		case kindNull:
+			continue
+		default: // objects and arrays are not props
+			if d.faulty && name != read {
+				if _, f = d.checkAt(d.data, int(m.lo)); f != nil {
+					f.path = name + f.path
+					break props
+				}
+			}
+			continue
 		}
-		if len(e.Props) < MaxProps {
-			e.Props = append(e.Props, Prop{Name: name, Value: text})
+		if len(d.outProps) < MaxProps {
+			key := m.key
+			if f := propField(name); f >= 0 {
+				key = propNameTexts[f] // shared, not copied
+			}
+			d.outProps = append(d.outProps, pair{Name: key, Value: text})
 		}
-	})
-	// A malformed record is invalid_json even when a field is also wrong.
-	if jsonErr := d.endObject(base, f, "properties", -1); jsonErr != nil {
-		return jsonErr
+	}
+	if d.faulty {
+		base := len(d.keys)
+		for i := range o {
+			d.keys = append(d.keys, d.text(o[i].key))
+		}
+		if jsonErr := d.endObject(base, f, "properties", -1); jsonErr != nil {
+			return jsonErr
+		}
 	}
 	return err
 }
 
-// properties reads the fixed properties of e's type.
-func (d *Decoder) properties(o *fastjson.Object, e *Event) error {
-	r := fields{d: d, o: o, t: e.Type, path: "properties", index: -1}
-	switch e.Type {
+// properties reads the fixed properties of the event's type.
+func (d *Decoder) properties(r *fields) error {
+	v := &d.ev
+	switch v.Type {
 	case state.EventPageView:
-		e.URL = r.text("url", false)
-		if e.URL == "" {
-			e.URL = e.Context.URL
+		v.URL = r.text(propURL, false)
+		if v.URL.len() == 0 {
+			v.URL = v.Context.URL
 		}
-		e.Category = r.token("category", false)
+		v.Category = r.token(propCategory, false)
 	case state.EventProductView:
-		e.SKU = r.token("sku", true)
-		e.Category = r.token("category", false)
+		v.SKU = r.token(propSKU, true)
+		v.Category = r.token(propCategory, false)
 	case state.EventAddToCart:
-		e.SKU = r.token("sku", true)
-		e.Category = r.token("category", false)
-		e.Quantity = r.quantity("quantity")
-		e.Price = r.money("price", false)
+		v.SKU = r.token(propSKU, true)
+		v.Category = r.token(propCategory, false)
+		v.Quantity = r.quantity(propQuantity)
+		v.Price = r.money(propPrice, false)
 	case state.EventRemoveFromCart:
-		e.SKU = r.token("sku", true)
-		e.Category = r.token("category", false)
-		e.Quantity = r.quantity("quantity")
+		v.SKU = r.token(propSKU, true)
+		v.Category = r.token(propCategory, false)
+		v.Quantity = r.quantity(propQuantity)
 	case state.EventSearch:
-		e.Query = r.text("query", true)
+		v.Query = r.text(propQuery, true)
 	case state.EventFormSubmit:
-		e.Form = r.token("form", true)
-		e.Content = r.text("content", false)
+		v.Form = r.token(propForm, true)
+		v.Content = r.text(propContent, false)
 	case state.EventSignup:
-		e.List = r.token("list", true)
-		r.traits(e, "list")
+		v.List = r.token(propList, true)
+		r.traits("list")
 	case state.EventIdentify:
-		r.traits(e, "")
-		if r.err == nil && len(e.Traits) == 0 && e.Phone == "" && e.identifiers() < 2 {
+		r.traits("")
+		if r.err == nil && len(d.outTraits) == 0 && v.Phone.len() == 0 && v.identifiers() < 2 {
 			return fail(ReasonMissingField, "properties.traits",
 				"identify needs two identifiers (contact_id, email, anonymous_id) to link, or traits to set")
 		}
 	case state.EventOrderPlaced:
-		e.OrderID = r.token("order_id", true)
-		r.items(e)
-		e.Total = r.money("total", true)
-		e.Currency = r.currency("currency")
+		v.OrderID = r.token(propOrderID, true)
+		r.items()
+		v.Total = r.money(propTotal, true)
+		v.Currency = r.currency(propCurrency)
 	case state.EventOrderCancelled, state.EventOrderShipped:
-		e.OrderID = r.token("order_id", true)
+		v.OrderID = r.token(propOrderID, true)
 	case state.EventOrderRefunded:
-		e.OrderID = r.token("order_id", true)
-		e.Amount = -1
-		if r.has("amount") {
-			e.Amount = r.money("amount", true)
+		v.OrderID = r.token(propOrderID, true)
+		v.Amount = -1
+		if r.has(propAmount) {
+			v.Amount = r.money(propAmount, true)
 		}
 	case state.EventEmailSent:
-		e.Campaign = r.token("campaign", false)
-		e.List = r.token("list", false)
+		v.Campaign = r.token(propCampaign, false)
+		v.List = r.token(propList, false)
 	case state.EventEmailDelivered, state.EventEmailOpened, state.EventEmailComplained:
-		e.Campaign = r.token("campaign", false)
+		v.Campaign = r.token(propCampaign, false)
 	case state.EventEmailClicked:
-		e.Campaign = r.token("campaign", false)
-		e.URL = r.text("url", false)
+		v.Campaign = r.token(propCampaign, false)
+		v.URL = r.text(propURL, false)
 	case state.EventEmailBounced:
-		e.Campaign = r.token("campaign", false)
-		e.Bounce = r.bounce()
+		v.Campaign = r.token(propCampaign, false)
+		v.Bounce = r.bounce()
 	case state.EventEmailUnsubscribed:
-		e.Campaign = r.token("campaign", false)
-		if e.List = r.token("list", false); e.List == "all" {
-			e.List = ""
+		v.Campaign = r.token(propCampaign, false)
+		if v.List = r.token(propList, false); d.text(v.List) == "all" {
+			v.List = span{}
 		}
 	}
 	return r.err
 }
 
-// identifiers counts the identifiers e carries.
-func (e *Event) identifiers() int {
-	n := 0
-	for _, s := range [...]string{e.ContactID, e.Email, e.AnonymousID} {
-		if s != "" {
-			n++
-		}
-	}
-	return n
-}
-
 // fields reads the fields of one JSON object (properties, an order item,
-// the context). The first error sticks: later reads return zero values,
-// and err is checked once at the end, which keeps the per-type code flat.
+// the context) from its slots. The first error sticks: later reads return
+// zero values, and err is checked once at the end, which keeps the
+// per-type code flat.
 type fields struct {
-	d    *Decoder
-	o    *fastjson.Object // nil: no object, every field is absent
-	t    state.EventType
-	path string // "properties", "properties.items", "context"
+	d     *Decoder
+	seen  uint32
+	vals  []value  // the slots; nil: no object, every field is absent
+	names []string // the keys of the slots
+	t     state.EventType
+	path  string // "properties", "properties.items", "context"
 	// index is the array index of the object under path, or -1.
 	index int
 	err   error
 }
 
-// field returns the JSON path of name, only built on the error path.
-func (r *fields) field(name string) string {
+// get returns the value of a slot, nil when it is absent or null.
+func (r *fields) get(slot int) *value {
+	return get(r.seen, r.vals, slot)
+}
+
+// field returns the JSON path of a slot, only built on the error path.
+func (r *fields) field(slot int) string {
 	if r.index < 0 {
-		return r.path + "." + name
+		return r.path + "." + r.names[slot]
 	}
-	return r.path + "[" + strconv.Itoa(r.index) + "]." + name
+	return r.path + "[" + strconv.Itoa(r.index) + "]." + r.names[slot]
 }
 
-func (r *fields) fail(reason Reason, name, detail string) {
+func (r *fields) fail(reason Reason, slot int, detail string) {
 	if r.err == nil {
-		r.err = fail(reason, r.field(name), detail)
+		r.err = fail(reason, r.field(slot), detail)
 	}
 }
 
-func (r *fields) required(name string) {
+func (r *fields) required(slot int) {
 	detail := "required"
 	if r.t != state.EventUnknown {
 		detail = "required for " + r.t.String()
 	}
-	r.fail(ReasonMissingField, name, detail)
+	r.fail(ReasonMissingField, slot, detail)
 }
 
-func (r *fields) has(name string) bool {
-	return r.err == nil && get(r.o, name) != nil
+func (r *fields) has(slot int) bool {
+	return r.err == nil && r.get(slot) != nil
 }
 
 // text reads a string of at most MaxStringLen bytes. Empty counts as
 // absent.
-func (r *fields) text(name string, required bool) string {
+func (r *fields) text(slot int, required bool) span {
 	if r.err != nil {
-		return ""
+		return span{}
 	}
-	v := get(r.o, name)
+	v := r.get(slot)
 	if v == nil {
 		if required {
-			r.required(name)
+			r.required(slot)
 		}
-		return ""
+		return span{}
 	}
-	b, err := v.StringBytes()
-	if err != nil {
-		r.fail(ReasonInvalidField, name, "must be a string")
-		return ""
+	if v.kind != kindString {
+		r.fail(ReasonInvalidField, slot, "must be a string")
+		return span{}
 	}
-	if len(b) == 0 && required {
-		r.required(name)
-		return ""
+	switch n := v.text.len(); {
+	case n == 0 && required:
+		r.required(slot)
+		return span{}
+	case n > MaxStringLen:
+		r.fail(ReasonInvalidField, slot, "longer than "+strconv.Itoa(MaxStringLen)+" bytes")
+		return span{}
 	}
-	if len(b) > MaxStringLen {
-		r.fail(ReasonInvalidField, name, "longer than "+strconv.Itoa(MaxStringLen)+" bytes")
-		return ""
-	}
-	return b2s(b)
+	return v.text
 }
 
 // token reads a text that names something (sku, order id, list, campaign,
 // time zone): it ends up in keys and labels, so control characters are
 // refused.
-func (r *fields) token(name string, required bool) string {
-	s := r.text(name, required)
-	if hasControl(s) {
-		r.fail(ReasonInvalidField, name, "contains a control character")
-		return ""
+func (r *fields) token(slot int, required bool) span {
+	s := r.text(slot, required)
+	if s.len() > 0 && r.d.controlIn(s) {
+		r.fail(ReasonInvalidField, slot, "contains a control character")
+		return span{}
 	}
 	return s
 }
 
 // money reads a non-negative amount in minor units from the number's text.
-func (r *fields) money(name string, required bool) int64 {
+func (r *fields) money(slot int, required bool) int64 {
 	if r.err != nil {
 		return 0
 	}
-	v := get(r.o, name)
+	v := r.get(slot)
 	if v == nil {
 		if required {
-			r.required(name)
+			r.required(slot)
 		}
 		return 0
 	}
-	if v.Type() != fastjson.TypeNumber {
-		r.fail(ReasonInvalidField, name, "must be a JSON number such as 19.99")
+	if v.kind != kindNumber {
+		r.fail(ReasonInvalidField, slot, "must be a JSON number such as 19.99")
 		return 0
 	}
-	n, problem := parseMoney(r.d.numText(v))
+	n, problem := parseMoney(r.d.text(v.text))
 	if problem != "" {
-		r.fail(ReasonInvalidField, name, problem)
+		r.fail(ReasonInvalidField, slot, problem)
 	}
 	return n
 }
 
 // quantity reads an optional whole number in 1..MaxQuantity, default 1.
-func (r *fields) quantity(name string) int32 {
+func (r *fields) quantity(slot int) int32 {
 	if r.err != nil {
 		return 0
 	}
-	v := get(r.o, name)
+	v := r.get(slot)
 	if v == nil {
 		return 1
 	}
-	if v.Type() != fastjson.TypeNumber {
-		r.fail(ReasonInvalidField, name, "must be a JSON number")
+	if v.kind != kindNumber {
+		r.fail(ReasonInvalidField, slot, "must be a JSON number")
 		return 0
 	}
-	q, problem := parseQuantity(r.d.numText(v))
+	q, problem := parseQuantity(r.d.text(v.text))
 	if problem != "" {
-		r.fail(ReasonInvalidField, name, problem)
+		r.fail(ReasonInvalidField, slot, problem)
 	}
 	return q
 }
 
 // currency reads an optional ISO 4217 code, default EUR.
-func (r *fields) currency(name string) string {
-	s := r.token(name, false)
+func (r *fields) currency(slot int) span {
+	sp := r.token(slot, false)
 	if r.err != nil {
-		return ""
+		return span{}
 	}
-	if s == "" {
-		return "EUR"
+	if sp.len() == 0 {
+		return textEUR
 	}
-	if len(s) != 3 || !isUpper(s[0]) || !isUpper(s[1]) || !isUpper(s[2]) {
-		r.fail(ReasonInvalidField, name, "must be an ISO 4217 code of three upper-case letters such as EUR")
-		return ""
+	if s := r.d.text(sp); len(s) != 3 || !isUpper(s[0]) || !isUpper(s[1]) || !isUpper(s[2]) {
+		r.fail(ReasonInvalidField, slot, "must be an ISO 4217 code of three upper-case letters such as EUR")
+		return span{}
 	}
-	return s
+	return sp
 }
 
 func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
 
 func (r *fields) bounce() Bounce {
-	kind := r.token("type", false)
-	alt := r.token("bounce_type", false)
+	kind := r.d.text(r.token(propType, false))
+	alt := r.d.text(r.token(propBounceType, false))
 	if r.err != nil {
 		return 0
 	}
@@ -304,7 +405,7 @@ func (r *fields) bounce() Bounce {
 	case kind == "":
 		kind = alt
 	case alt != "" && alt != kind:
-		r.fail(ReasonInvalidField, "bounce_type", "disagrees with properties.type")
+		r.fail(ReasonInvalidField, propBounceType, "disagrees with properties.type")
 		return 0
 	}
 	switch kind {
@@ -313,58 +414,60 @@ func (r *fields) bounce() Bounce {
 	case "soft":
 		return BounceSoft
 	case "":
-		r.fail(ReasonMissingField, "type", `required for bounced: "hard" or "soft" (bounce_type is accepted too)`)
+		r.fail(ReasonMissingField, propType, `required for bounced: "hard" or "soft" (bounce_type is accepted too)`)
 	default:
-		r.fail(ReasonInvalidField, "type", `must be "hard" or "soft"`)
+		r.fail(ReasonInvalidField, propType, `must be "hard" or "soft"`)
 	}
 	return 0
 }
 
-// items reads the lines of an order.
-func (r *fields) items(e *Event) {
+// items reads the lines of an order, which the scan read into d.items.
+func (r *fields) items() {
 	if r.err != nil {
 		return
 	}
-	v := get(r.o, "items")
+	v := r.get(propItems)
 	if v == nil {
-		r.required("items")
+		r.required(propItems)
 		return
 	}
-	if v.Type() != fastjson.TypeArray {
-		r.fail(ReasonInvalidField, "items", "must be an array")
+	if v.kind != kindArray {
+		r.fail(ReasonInvalidField, propItems, "must be an array")
 		return
 	}
-	arr, _ := v.Array()
 	switch {
-	case len(arr) == 0:
-		r.fail(ReasonInvalidField, "items", "must hold at least one item")
+	case v.n == 0:
+		r.fail(ReasonInvalidField, propItems, "must hold at least one item")
 		return
-	case len(arr) > MaxItems:
-		r.fail(ReasonInvalidField, "items", "holds "+strconv.Itoa(len(arr))+" items, at most "+strconv.Itoa(MaxItems)+" are accepted")
+	case v.n > MaxItems:
+		r.fail(ReasonInvalidField, propItems, "holds "+strconv.Itoa(int(v.n))+" items, at most "+strconv.Itoa(MaxItems)+" are accepted")
 		return
 	}
-	for i, iv := range arr {
-		if iv.Type() != fastjson.TypeObject {
+	d := r.d
+	for i := range d.items[:v.n] {
+		it := &d.items[i]
+		if !it.obj {
 			r.err = fail(ReasonInvalidField, "properties.items["+strconv.Itoa(i)+"]", "must be an object")
 			return
 		}
-		io, _ := iv.Object()
-		if err := r.d.checkObject(io, "properties.items", i, ""); err != nil {
-			r.err = err
-			return
+		if d.faulty {
+			if err := d.checkObject(d.members(int(it.lo)), "properties.items", i, ""); err != nil {
+				r.err = err
+				return
+			}
 		}
-		f := fields{d: r.d, o: io, t: r.t, path: "properties.items", index: i}
-		it := Item{
-			SKU:      f.token("sku", true),
-			Category: f.token("category", false),
-			Quantity: f.quantity("quantity"),
-			Price:    f.money("price", true),
+		f := fields{d: d, seen: it.seen, vals: it.vals[:], names: itemNames[:], t: r.t, path: "properties.items", index: i}
+		line := draftItem{
+			SKU:      f.token(itemSKU, true),
+			Category: f.token(itemCategory, false),
+			Quantity: f.quantity(itemQuantity),
+			Price:    f.money(itemPrice, true),
 		}
 		if f.err != nil {
 			r.err = f.err
 			return
 		}
-		e.Items = append(e.Items, it)
+		d.lines = append(d.lines, line)
 	}
 }
 
@@ -372,88 +475,88 @@ func (r *fields) items(e *Event) {
 // top-level scalar properties other than skip (the type's own field).
 // "phone" goes to e.Phone instead. Null values are ignored: an event never
 // unsets a trait.
-func (r *fields) traits(e *Event, skip string) {
-	if r.err != nil || r.o == nil {
+func (r *fields) traits(skip string) {
+	if r.err != nil || r.vals == nil {
 		return
 	}
-	src, path, nested := r.o, "properties", false
-	if v := get(r.o, "traits"); v != nil {
-		if v.Type() != fastjson.TypeObject {
-			r.fail(ReasonInvalidField, "traits", "must be an object of strings, numbers and booleans")
+	d := r.d
+	src, path, nested := d.propList, "properties", false
+	if v := r.get(propTraits); v != nil {
+		if v.kind != kindObject {
+			r.fail(ReasonInvalidField, propTraits, "must be an object of strings, numbers and booleans")
 			return
 		}
-		src, _ = v.Object()
 		path, nested = "properties.traits", true
-		if err := r.d.checkObject(src, path, -1, ""); err != nil {
-			r.err = err
-			return
+		src = d.traitList
+		if d.faulty {
+			if err := d.checkObject(d.members(int(v.lo)), path, -1, ""); err != nil {
+				r.err = err
+				return
+			}
 		}
 		// properties.phone wins over traits.phone.
-		if v := get(r.o, "phone"); v != nil {
-			r.phone(e, v, "properties")
+		if v := r.get(propPhone); v != nil {
+			r.phone(v, "properties")
 		}
 	}
-	src.Visit(func(k []byte, v *fastjson.Value) {
+	for i := range src {
 		if r.err != nil {
 			return
 		}
-		name := b2s(k)
+		m := &src[i]
+		name := d.text(m.key)
 		if !nested && (name == skip || name == "traits") {
-			return
+			continue
 		}
 		if name == "phone" {
-			r.phone(e, v, path)
-			return
+			r.phone(&m.value, path)
+			continue
 		}
-		var text string
-		switch v.Type() {
-		case fastjson.TypeString:
-			b, _ := v.StringBytes()
-			text = b2s(b)
-		case fastjson.TypeNumber:
-			text = r.d.numText(v)
-		case fastjson.TypeTrue:
-			text = "true"
-		case fastjson.TypeFalse:
-			text = "false"
-		case fastjson.TypeNull:
-			return
+		text := m.text
+		switch m.kind {
+		case kindString, kindNumber:
+		case kindTrue:
+			text = textTrue
+		case kindFalse:
+			text = textFalse
+		case kindNull:
+			continue
 		default:
 			if nested {
 				r.err = fail(ReasonInvalidField, path+"."+clip(name), "a trait must be a string, number or boolean")
 			}
-			return // objects among the properties are not traits
+			continue // objects among the properties are not traits
 		}
 		switch {
 		case len(name) > MaxNameLen:
 			r.err = fail(ReasonInvalidField, path+"."+clip(name), "trait name longer than "+strconv.Itoa(MaxNameLen)+" bytes")
 			return
-		case len(text) > state.MaxTraitLen:
+		case text.len() > state.MaxTraitLen:
 			r.err = fail(ReasonInvalidField, path+"."+name, "trait value longer than "+strconv.Itoa(state.MaxTraitLen)+" bytes")
 			return
-		case len(e.Traits) == state.MaxTraits:
+		case len(d.outTraits) == state.MaxTraits:
 			r.err = fail(ReasonInvalidField, path, "more than "+strconv.Itoa(state.MaxTraits)+" traits")
 			return
 		}
-		e.Traits = append(e.Traits, state.Trait{Name: name, Value: text})
-	})
+		d.outTraits = append(d.outTraits, pair{Name: m.key, Value: text})
+	}
 }
 
 // phone reads traits.phone, or phone among the top-level properties, unless
-// properties.phone already set e.Phone.
-func (r *fields) phone(e *Event, v *fastjson.Value, path string) {
-	if e.Phone != "" || v.Type() == fastjson.TypeNull {
+// properties.phone already set the phone.
+func (r *fields) phone(v *value, path string) {
+	ev := &r.d.ev
+	if ev.Phone.len() > 0 || v.kind == kindNull {
 		return
 	}
-	b, err := v.StringBytes()
 	switch {
-	case err != nil:
+	case v.kind != kindString:
 		r.err = fail(ReasonInvalidField, path+".phone", "must be a string")
-	case len(b) > state.MaxTraitLen:
+	case v.text.len() > state.MaxTraitLen:
 		r.err = fail(ReasonInvalidField, path+".phone", "longer than "+strconv.Itoa(state.MaxTraitLen)+" bytes")
-	case hasControl(b2s(b)):
+	case r.d.controlIn(v.text):
 		r.err = fail(ReasonInvalidField, path+".phone", "contains a control character")
 	default:
-		e.Phone = b2s(b)
+		ev.Phone = v.text
 	}
 }
