@@ -11,14 +11,15 @@ import (
 
 // The JSON scanner. It reads a record in one pass without building a
 // tree: the values of the keys the decoder knows go into fixed slots per
-// object (see slots), the members of properties also into a list in the
-// order of the record, and everything else through a validating skipper.
-// What the scratch holds are offsets, into the record or into the buffer
-// of unescaped strings, so that it holds no pointer: filling it costs no
-// write barrier and it never keeps a record alive. Nested objects the
-// decoder reads later (context.utm, properties.traits, the items of an
-// order) are scanned again from their byte range, already known to be
-// valid.
+// object (see slots), those of the nested objects it reads (context,
+// context.utm, properties, the items of an order) included, whatever the
+// type of the event, which may come last; the members of properties and
+// properties.traits also go into lists in the order of the record; and
+// everything else goes through a validating skipper. The scratch holds
+// offsets, into the record or into the buffer of unescaped strings, not
+// pointers: filling it costs no write barrier and it never keeps a record
+// alive. Only the checks of a faulty record (check.go) read an object
+// again, from its byte range.
 //
 // The grammar is RFC 8259's, in UTF-8, with no nesting below maxDepth.
 // Two kinds of fault do not stop the scan, because the decoder has always
