@@ -77,7 +77,18 @@
 //
 // Decode does not keep the record's bytes. The strings of an Event are
 // ordinary strings sharing one allocation per event, the only allocation
-// of a successful Decode; its slices are reused by the next Decode into
-// the same Event. A Decoder is owned by one goroutine. BenchmarkDecode
-// measures it over a traffic mix.
+// of a successful Decode (the names of the properties the decoder knows,
+// true, false and the default EUR are constants, not copied); its slices
+// are reused by the next Decode into the same Event. A Decoder is owned by
+// one goroutine.
+//
+// BenchmarkDecode measures it over a traffic mix (go test -run '^$' -bench
+// Decode -benchmem -cpu 1 ./stream/event). On the mix, a Decode executes
+// about 9,500 instructions (valgrind --tool=cachegrind, garbage collector
+// on) and allocates 90 bytes once; on the shared 2-core development VM
+// that was 1.3 to 1.8 µs. The fastjson tree it replaced executed about
+// 14,900 instructions and allocated 106 bytes, 1.8 to 2.6 µs on the same
+// VM. Most of what is left is the member loop of the scanner (about a
+// third, bound by the compiler saving and restoring its state), building
+// the Event in its one allocation (about a fifth), and the field checks.
 package event
