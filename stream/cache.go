@@ -12,8 +12,10 @@ type contactCache struct {
 	entries map[state.Key]*cacheEntry
 	ring    []*cacheEntry
 	hand    int
-	hits    uint64
-	misses  uint64
+	// hits and misses since the last batch; the worker adds them to the
+	// kairos_stream_cache_* counters after each commit.
+	hits   uint64
+	misses uint64
 }
 
 type cacheEntry struct {
@@ -31,19 +33,18 @@ func newContactCache(max int) *contactCache {
 
 func (cc *contactCache) get(k state.Key) *state.Contact {
 	e, ok := cc.entries[k]
-	if !ok {
-		cc.misses++
-		return nil
-	}
-	cc.hits++
-	e.ref = true
-	return e.c
+	return cc.found(e, ok)
 }
 
 // getBytes is get with the key in a byte slice: the map lookup converts it
 // without allocating.
 func (cc *contactCache) getBytes(k []byte) *state.Contact {
 	e, ok := cc.entries[state.Key(k)]
+	return cc.found(e, ok)
+}
+
+// found counts a lookup and marks a hit as recently used.
+func (cc *contactCache) found(e *cacheEntry, ok bool) *state.Contact {
 	if !ok {
 		cc.misses++
 		return nil
@@ -104,5 +105,3 @@ func (cc *contactCache) clear() {
 	cc.ring = cc.ring[:0]
 	cc.hand = 0
 }
-
-func (cc *contactCache) len() int { return len(cc.entries) }

@@ -25,6 +25,8 @@ type metrics struct {
 	outboxPending      prometheus.Gauge
 	relayErrors        prometheus.Counter
 	relayedTotal       *prometheus.CounterVec
+	cacheHits          prometheus.Counter
+	cacheMisses        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
@@ -89,6 +91,14 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 			Help: "Outbox records published and acknowledged, by topic.",
 		}, []string{"topic"}),
 	}
+	m.cacheHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kairos_stream_cache_hits_total",
+		Help: "Contact lookups answered by the hot-contact cache.",
+	})
+	m.cacheMisses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kairos_stream_cache_misses_total",
+		Help: "Contact lookups the hot-contact cache could not answer.",
+	})
 	// Resolve every (topic, type) child once: the per-event path then costs
 	// an array index instead of a label lookup.
 	for _, topic := range []string{t.Clickstream, t.Orders, t.Email, t.Rekey} {
@@ -103,7 +113,7 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(records, m.deadLetters, m.duplicates, m.internalDuplicates, m.forwarded, m.merges, m.identityConflicts,
-			m.batchRecords, m.batchSeconds, m.assigned, m.rebalances, m.outboxPending, m.relayErrors, m.relayedTotal)
+			m.batchRecords, m.batchSeconds, m.assigned, m.rebalances, m.outboxPending, m.relayErrors, m.relayedTotal, m.cacheHits, m.cacheMisses)
 	}
 	return m
 }

@@ -199,46 +199,18 @@ func (w *worker) process(recs []*kgo.Record) error {
 	}
 	w.batch = w.pt.NewBatch()
 	clear(w.offsets)
-	for _, r := range recs {
-		if err := w.handle(r); err != nil {
-			w.batch.Discard()
-			w.reset()
-			return fmt.Errorf("partition %d offset %s/%d: %w", w.p, r.Topic, r.Offset, err)
-		}
-		w.offsets[r.Topic] = r.Offset + 1
-	}
-	for _, c := range w.dirty {
-		if err := w.batch.PutContact(c); err != nil {
-			w.batch.Discard()
-			w.reset()
-			return err
-		}
-	}
-	for k := range w.deleted {
-		if err := w.batch.DeleteContact(k); err != nil {
-			w.batch.Discard()
-			w.reset()
-			return err
-		}
-	}
-	for src := range w.dirtyMarks {
-		if err := w.batch.SetWatermark(src, w.watermarks[src]); err != nil {
-			w.batch.Discard()
-			w.reset()
-			return err
-		}
-	}
-	for topic, next := range w.offsets {
-		if err := w.batch.SetOffset(topic, next); err != nil {
-			w.batch.Discard()
-			w.reset()
-			return err
-		}
+	if err := w.fill(recs); err != nil {
+		w.batch.Discard()
+		w.reset()
+		return err
 	}
 	if err := w.batch.Commit(); err != nil {
 		w.reset()
 		return err
 	}
+	w.e.metrics.cacheHits.Add(float64(w.cache.hits))
+	w.e.metrics.cacheMisses.Add(float64(w.cache.misses))
+	w.cache.hits, w.cache.misses = 0, 0
 	w.e.metrics.batchRecords.Observe(float64(len(recs)))
 	w.e.metrics.batchSeconds.Observe(time.Since(start).Seconds())
 	if added := w.batch.Added(); len(added) > 0 {
@@ -267,6 +239,38 @@ func (w *worker) rememberAlias(alias, target state.Key) {
 	w.aliases[alias] = target
 }
 
+// fill folds the records into the open batch and adds the contacts,
+// deletions, watermarks and offsets they changed.
+func (w *worker) fill(recs []*kgo.Record) error {
+	for _, r := range recs {
+		if err := w.handle(r); err != nil {
+			return fmt.Errorf("partition %d offset %s/%d: %w", w.p, r.Topic, r.Offset, err)
+		}
+		w.offsets[r.Topic] = r.Offset + 1
+	}
+	for _, c := range w.dirty {
+		if err := w.batch.PutContact(c); err != nil {
+			return err
+		}
+	}
+	for k := range w.deleted {
+		if err := w.batch.DeleteContact(k); err != nil {
+			return err
+		}
+	}
+	for src := range w.dirtyMarks {
+		if err := w.batch.SetWatermark(src, w.watermarks[src]); err != nil {
+			return err
+		}
+	}
+	for topic, next := range w.offsets {
+		if err := w.batch.SetOffset(topic, next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // reset drops everything the failed batch may have changed in memory. The
 // engine stops after a failed batch, so the worker is not used again; this
 // only keeps a half-applied state from being read.
@@ -286,11 +290,7 @@ func (w *worker) handle(r *kgo.Record) error {
 	}
 	stream := w.e.streamOf(r.Topic)
 	if err := w.dec.Decode(r.Value, stream, &w.ev); err != nil {
-		var de *event.Error
-		if !errors.As(err, &de) {
-			de = &event.Error{Reason: event.ReasonInvalidJSON, Detail: err.Error()}
-		}
-		return w.deadLetter(r, string(de.Reason), de.Error())
+		return w.rejected(r, err)
 	}
 	w.e.metrics.consumed(r.Topic, w.ev.Type)
 	return w.route(r, "", 0)
@@ -556,11 +556,7 @@ func (w *worker) handleInternal(r *kgo.Record) error {
 	switch op {
 	case opForward:
 		if err := w.dec.Decode(r.Value, 0, &w.ev); err != nil {
-			var de *event.Error
-			if errors.As(err, &de) {
-				return w.deadLetter(r, string(de.Reason), de.Error())
-			}
-			return w.deadLetter(r, string(event.ReasonInvalidJSON), err.Error())
+			return w.rejected(r, err)
 		}
 		w.e.metrics.consumed(r.Topic, w.ev.Type)
 		return w.route(r, tk, hops)
@@ -647,6 +643,15 @@ func (w *worker) internal(op string, route, target state.Key, id string, value [
 			{Key: HeaderID, Value: []byte(id)},
 		},
 	})
+}
+
+// rejected dead-letters a record the decoder refused, with its reason.
+func (w *worker) rejected(r *kgo.Record, err error) error {
+	var de *event.Error
+	if errors.As(err, &de) {
+		return w.deadLetter(r, string(de.Reason), de.Error())
+	}
+	return w.deadLetter(r, string(event.ReasonInvalidJSON), err.Error())
 }
 
 // maxDeadLetterValue caps the bytes of one dead letter: a record far over
