@@ -103,6 +103,22 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Durable makes every batch committed so far durable: one WAL sync covers
+// them all. Without Options.Sync a committed batch may still sit in Pebble's
+// WAL buffer in this process, and a crash loses it. Whatever a batch sends
+// out of the process (its outbox records) must wait for this, or a crash
+// could forget a change the rest of the system has already seen, and the
+// replay, which may interleave topics differently, would contradict it.
+func (s *Store) Durable() error {
+	if s.opts.Sync {
+		return nil
+	}
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("sync state WAL: %w", err)
+	}
+	return nil
+}
+
 // DB exposes the Pebble handle for metrics collection.
 func (s *Store) DB() *pebble.DB { return s.db }
 

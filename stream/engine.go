@@ -286,7 +286,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("stream: producer: %w", err)
 	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	e.relay = newRelay(producer, e.store, e.log, e.metrics)
+	e.relay = newRelay(producer, e.store, e.log, e.metrics, e.fail)
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); e.relay.run(relayCtx) }()
 	defer func() {

@@ -40,7 +40,7 @@ func BenchmarkWorkerProcess(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	e.relay = newRelay(cl, st, e.log, e.metrics)
+	e.relay = newRelay(cl, st, e.log, e.metrics, nil)
 	w, err := newWorker(e, 0)
 	if err != nil {
 		b.Fatal(err)
