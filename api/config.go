@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 )
 
@@ -66,6 +68,12 @@ type Config struct {
 	// Now is the clock of read-time scores (decay to "now"). Default
 	// time.Now.
 	Now func() time.Time
+	// Models is the scoring snapshot profiles are scored with; nil: no
+	// "scores" object.
+	Models *atomic.Pointer[scoring.Models]
+	// Population serves /v1/segments, /v1/models/churn and fits at past
+	// instants for ?at=; nil: those routes answer 503.
+	Population Population
 }
 
 // withDefaults returns cfg with every unset field defaulted.

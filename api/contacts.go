@@ -8,6 +8,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/kairos-engine/kairos/models/lead"
+	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 )
 
@@ -23,10 +25,15 @@ const maxPooledBuf = 256 << 10
 // that a read allocates little: the Contact's slices are reused by
 // state.DecodeContact, the buffers by the id decoding and the rendering.
 type scratch struct {
-	c   state.Contact
-	id  []byte // percent-decoded id
-	key []byte // typed key being looked up
-	out []byte // response body
+	c state.Contact
+	// at and models score the profile: the evaluation instant and the
+	// snapshot for it (nil: no scores).
+	at     int64
+	models *scoring.Models
+	top    []lead.Contribution
+	id     []byte // percent-decoded id
+	key    []byte // typed key being looked up
+	out    []byte // response body
 }
 
 func (s *Server) getScratch() *scratch { return s.scratch.Get().(*scratch) }
@@ -56,6 +63,9 @@ func (s *Server) getContactByID(ctx *fasthttp.RequestCtx, rawID []byte) {
 	}
 	if err := s.cfg.Ready(); err != nil {
 		writeNotReady(ctx, err)
+		return
+	}
+	if !s.scoreSetup(ctx, sc) {
 		return
 	}
 
@@ -132,6 +142,9 @@ func (s *Server) getContactByQuery(ctx *fasthttp.RequestCtx) {
 
 	sc := s.getScratch()
 	defer s.putScratch(sc)
+	if !s.scoreSetup(ctx, sc) {
+		return
+	}
 	found, err := s.lookup(ctx, sc, kind, value)
 	if err != nil || found {
 		return
@@ -154,7 +167,13 @@ func (s *Server) lookup(ctx *fasthttp.RequestCtx, sc *scratch, kind state.IDKind
 		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "reading the contact failed; the server log has the details")
 		return false, err
 	}
-	sc.out = appendContact(sc.out[:0], canon, &sc.c, s.cfg.Now().UnixMilli())
+	sc.out = appendContact(sc.out[:0], canon, &sc.c, sc.at)
+	if sc.models != nil {
+		// The profile object is closed; reopen it for the scores.
+		sc.out = sc.out[:len(sc.out)-1]
+		sc.out, sc.top = appendScores(sc.out, sc.models, &sc.c, sc.at, sc.top[:0])
+		sc.out = append(sc.out, '}')
+	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	// A profile is personal data: no shared cache may keep it.
@@ -163,6 +182,30 @@ func (s *Server) lookup(ctx *fasthttp.RequestCtx, sc *scratch, kind state.IDKind
 	// response's previous buffer for the next request.
 	sc.out = ctx.Response.SwapBody(sc.out)[:0]
 	return true, nil
+}
+
+// scoreSetup reads ?at= and picks the scoring snapshot for it; false when
+// the request was answered.
+func (s *Server) scoreSetup(ctx *fasthttp.RequestCtx, sc *scratch) bool {
+	at, explicit, ok := s.evalInstant(ctx)
+	if !ok {
+		return false
+	}
+	sc.at, sc.models = at, nil
+	if s.cfg.Models == nil {
+		return true
+	}
+	m, err := s.modelsAt(ctx, at, explicit)
+	if err != nil {
+		s.cfg.Logger.Warn("api: population fit for ?at= failed", "err", err)
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "model_unavailable", "the population models for that instant could not be fitted: "+err.Error())
+		return false
+	}
+	sc.models = m
+	if cap(sc.top) < m.Lead.Top() {
+		sc.top = make([]lead.Contribution, 0, m.Lead.Top())
+	}
+	return true
 }
 
 // checkID validates an id value: 1 to MaxIDLen bytes of valid UTF-8

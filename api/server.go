@@ -149,6 +149,8 @@ const (
 	routeMetrics
 	routeContact  // /v1/contacts/{id}
 	routeContacts // /v1/contacts?email=|anonymous_id=
+	routeSegments // /v1/segments
+	routeChurn    // /v1/models/churn
 	numRoutes
 )
 
@@ -165,6 +167,10 @@ func (r route) String() string {
 		return "/v1/contacts/{id}"
 	case routeContacts:
 		return "/v1/contacts"
+	case routeSegments:
+		return "/v1/segments"
+	case routeChurn:
+		return "/v1/models/churn"
 	}
 	return "unmatched"
 }
@@ -185,6 +191,10 @@ func matchRoute(path []byte) (route, []byte) {
 		return routeMetrics, nil
 	case "/v1/contacts":
 		return routeContacts, nil
+	case "/v1/segments":
+		return routeSegments, nil
+	case "/v1/models/churn":
+		return routeChurn, nil
 	}
 	if len(path) >= len(contactPrefix) && string(path[:len(contactPrefix)]) == contactPrefix {
 		seg := path[len(contactPrefix):]
@@ -217,7 +227,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}()
 
 	if r == routeUnmatched {
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route; the API serves /v1/contacts/{id}, /v1/contacts, /healthz, /readyz and /metrics")
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route; the API serves /v1/contacts/{id}, /v1/contacts, /v1/segments, /v1/models/churn, /healthz, /readyz and /metrics")
 		return
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
@@ -244,6 +254,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.getContactByID(ctx, seg)
 	case routeContacts:
 		s.getContactByQuery(ctx)
+	case routeSegments:
+		s.getSegments(ctx)
+	case routeChurn:
+		s.getChurnModel(ctx)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream/event"
 )
@@ -99,6 +100,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the engine's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// Models, when set, scores every folded event (models/scoring); its
+	// owner swaps the snapshot when a plan is reloaded or a fit lands.
+	Models *atomic.Pointer[scoring.Models]
 }
 
 // Validate checks the configuration and fills defaults.
@@ -182,6 +186,17 @@ func New(cfg Config) (*Engine, error) {
 // InputsCommitted returns how many input-topic records (not counting the
 // internal re-key topic) this engine has folded and committed since Run.
 func (e *Engine) InputsCommitted() int64 { return e.inputs.Load() }
+
+// Assigned returns the partitions this instance owns now, in no order.
+func (e *Engine) Assigned() []int32 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ps := make([]int32, 0, len(e.workers))
+	for p := range e.workers {
+		ps = append(ps, p)
+	}
+	return ps
+}
 
 // Store returns the engine's state store.
 func (e *Engine) Store() *state.Store { return e.store }

@@ -27,6 +27,7 @@ type metrics struct {
 	relayedTotal       *prometheus.CounterVec
 	cacheHits          prometheus.Counter
 	cacheMisses        prometheus.Counter
+	scores             *scoreMetrics
 }
 
 func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
@@ -108,6 +109,7 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 		}
 		m.records[topic] = &arr
 	}
+	m.scores = newScoreMetrics(reg)
 	for _, r := range event.Reasons() {
 		m.deadLetters.WithLabelValues(string(r))
 	}

@@ -111,6 +111,8 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partition %d: known ids: %w", p, err)
 	}
+	folder := fold.NewFolder()
+	folder.SetModels(e.cfg.Models)
 	return &worker{
 		known:      known,
 		watermarks: marks,
@@ -119,7 +121,7 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 		p:          p,
 		pt:         pt,
 		dec:        event.NewDecoder(e.cfg.Decoder),
-		fold:       fold.NewFolder(),
+		fold:       folder,
 		cache:      newContactCache(e.cfg.CacheContacts),
 		aliases:    make(map[state.Key]state.Key),
 		dirty:      make(map[state.Key]*state.Contact),
@@ -345,6 +347,7 @@ func (w *worker) foldInto(r *kgo.Record, c *state.Contact) error {
 		w.e.metrics.duplicates.Inc()
 		return nil
 	}
+	w.e.metrics.scores.observe(&w.fold.Scored)
 	w.dirty[c.Key] = c
 	return w.link(r, c)
 }
@@ -512,7 +515,7 @@ func (w *worker) absorb(r *kgo.Record, target state.Key, prof *state.Contact, id
 			return nil
 		}
 		fold.MarkSeen(c, id)
-		c.Absorb(prof)
+		w.fold.Absorb(c, prof)
 		w.dirty[c.Key] = c
 		return nil
 	}

@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kairos-engine/kairos/models/churn"
+	"github.com/kairos-engine/kairos/models/rfm"
+	"github.com/kairos-engine/kairos/models/scoring"
 )
 
 // fileConfig is the YAML configuration file of `kairos serve --config`.
@@ -58,6 +62,19 @@ type fileConfig struct {
 		Format string `yaml:"format"`
 		Level  string `yaml:"level"`
 	} `yaml:"log"`
+	Scores struct {
+		// LeadPlan is a lead-scoring plan file (models/lead); empty: the
+		// shipped default plan.
+		LeadPlan        string   `yaml:"lead_plan"`
+		RFMWindowDays   int      `yaml:"rfm_window_days"`
+		CLVMonths       int      `yaml:"clv_months"`
+		MonthlyDiscount float64  `yaml:"monthly_discount"`
+		LowRiskAt       float64  `yaml:"low_risk_at"`
+		HighRiskBelow   float64  `yaml:"high_risk_below"`
+		LapsedBelow     float64  `yaml:"lapsed_below"`
+		Refresh         duration `yaml:"refresh"`
+		FitTimeout      duration `yaml:"fit_timeout"`
+	} `yaml:"scores"`
 }
 
 // duration parses Go duration text ("24h", "90s") from YAML.
@@ -118,6 +135,25 @@ func loadConfig(path string) (*fileConfig, error) {
 		return nil, bad("events.max_size", "must be between 1 and 16777216 bytes")
 	case cfg.Events.MaxFuture < 0:
 		return nil, bad("events.max_future", "must not be negative")
+	case cfg.Scores.RFMWindowDays < 0 || cfg.Scores.RFMWindowDays > rfm.MaxWindowDays:
+		return nil, bad("scores.rfm_window_days", fmt.Sprintf("must be between 1 and %d days", rfm.MaxWindowDays))
+	case cfg.Scores.CLVMonths < 0 || cfg.Scores.CLVMonths > churn.MaxCLVMonths:
+		return nil, bad("scores.clv_months", fmt.Sprintf("must be between 1 and %d", churn.MaxCLVMonths))
+	case cfg.Scores.MonthlyDiscount < 0 || cfg.Scores.MonthlyDiscount >= 1:
+		return nil, bad("scores.monthly_discount", "must be a rate per month in [0, 1), like 0.01 for 1%")
+	case cfg.Scores.LowRiskAt < 0 || cfg.Scores.LowRiskAt > 1:
+		return nil, bad("scores.low_risk_at", "must be a probability in (0, 1]")
+	case cfg.Scores.HighRiskBelow < 0 || cfg.Scores.HighRiskBelow > 1:
+		return nil, bad("scores.high_risk_below", "must be a probability in (0, 1)")
+	case cfg.Scores.LapsedBelow < 0 || cfg.Scores.LapsedBelow > 1:
+		return nil, bad("scores.lapsed_below", "must be a probability in (0, 1]")
+	case cfg.Scores.Refresh < 0 || cfg.Scores.Refresh > 0 && cfg.Scores.Refresh < duration(time.Second):
+		return nil, bad("scores.refresh", "must be at least 1s")
+	case cfg.Scores.FitTimeout < 0:
+		return nil, bad("scores.fit_timeout", "must not be negative")
+	}
+	if err := cfg.scoringConfig().Validate(); err != nil {
+		return nil, bad("scores", err.Error())
 	}
 	for i, b := range k.Brokers {
 		if !strings.Contains(b, ":") {
@@ -145,6 +181,19 @@ func loadConfig(path string) (*fileConfig, error) {
 	// Secrets may be given as ${ENV_VAR} so the file can be committed.
 	k.SASL.Password = os.ExpandEnv(k.SASL.Password)
 	return &cfg, nil
+}
+
+// scoringConfig is the scores section as models/scoring's Config.
+func (cfg *fileConfig) scoringConfig() scoring.Config {
+	sc := cfg.Scores
+	return scoring.Config{
+		RFM:             rfm.Config{WindowDays: sc.RFMWindowDays},
+		CLVMonths:       sc.CLVMonths,
+		MonthlyDiscount: sc.MonthlyDiscount,
+		LowRiskAt:       sc.LowRiskAt,
+		HighRiskBelow:   sc.HighRiskBelow,
+		LapsedBelow:     sc.LapsedBelow,
+	}
 }
 
 // lineOf returns the line of a dotted field path ("kafka.tls.ca_file",

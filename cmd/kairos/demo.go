@@ -57,6 +57,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		httpAddr:     *httpAddr,
 		log:          log,
 		extra:        traffic.run,
+		// The demo's population grows by the second: refit often so that
+		// segments and churn figures appear while one watches.
+		refresh: 30 * time.Second,
 	}
 	s.started = func(apiAddr, brokerAddr string) {
 		log.Info("kairos demo running", "run", run, "api", "http://"+apiAddr, "broker", brokerAddr, "data", *dataDir)

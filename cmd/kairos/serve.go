@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,10 +25,14 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/kairos-engine/kairos/api"
+	"github.com/kairos-engine/kairos/models/churn"
+	"github.com/kairos-engine/kairos/models/lead"
+	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream"
 	"github.com/kairos-engine/kairos/stream/broker"
 	"github.com/kairos-engine/kairos/stream/event"
+	"github.com/kairos-engine/kairos/stream/population"
 )
 
 // engineSetup is everything runEngine needs, gathered from flags and the
@@ -48,6 +53,12 @@ type engineSetup struct {
 	hotContacts  int
 	decoder      event.Config
 	log          *slog.Logger
+	// leadPlan scores leads; nil means the shipped default plan.
+	leadPlan *lead.Plan
+	scoring  scoring.Config
+	// refresh is the population fit interval, fitTimeout bounds one fit;
+	// 0 means the defaults.
+	refresh, fitTimeout time.Duration
 	// started is called once the broker and API listen (the demo prints
 	// its instructions there).
 	started func(apiAddr, brokerAddr string)
@@ -80,8 +91,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fc := &fileConfig{}
+	var err error
 	if *configPath != "" {
-		var err error
 		if fc, err = loadConfig(*configPath); err != nil {
 			return err
 		}
@@ -108,6 +119,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *partitions > 0 {
 		s.partitions = int32(*partitions)
 	}
+	if fc.Scores.LeadPlan != "" {
+		if s.leadPlan, err = lead.LoadPlan(fc.Scores.LeadPlan); err != nil {
+			return err
+		}
+	}
+	s.scoring = fc.scoringConfig()
+	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
 	t := fc.Kafka.Topics
 	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter}
 	if *brokers != "" {
@@ -233,6 +251,17 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.leadPlan == nil {
+		if s.leadPlan, err = lead.Default(); err != nil {
+			return fmt.Errorf("shipped lead plan: %w", err)
+		}
+	}
+	initial, err := scoring.New(s.leadPlan, s.scoring, scoring.Population{})
+	if err != nil {
+		return err
+	}
+	models := new(atomic.Pointer[scoring.Models])
+	models.Store(initial)
 	eng, err := stream.New(stream.Config{
 		Brokers:           s.brokers,
 		Group:             s.group,
@@ -246,6 +275,20 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		CacheContacts:     s.hotContacts,
 		Logger:            s.log,
 		Registerer:        reg,
+		Models:            models,
+	})
+	if err != nil {
+		return err
+	}
+	pop, err := population.New(population.Config{
+		Store:      store,
+		Models:     models,
+		Partitions: eng.Assigned,
+		Total:      eng.Partitions,
+		Interval:   s.refresh,
+		Fit:        churn.FitOptions{MaxDuration: s.fitTimeout},
+		Logger:     s.log,
+		Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -258,6 +301,8 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Gatherer:    reg,
 		Registerer:  reg,
 		Logger:      s.log,
+		Models:      models,
+		Population:  pop,
 	})
 	if err != nil {
 		return err
@@ -283,6 +328,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	}
 	launch("engine", eng.Run)
 	launch("api", srv.Run)
+	launch("population", pop.Run)
 	select {
 	case <-srv.Listening():
 		if s.started != nil {

@@ -3,10 +3,12 @@ package fold
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream/event"
 )
@@ -36,6 +38,68 @@ const maxCartQuantity = 1_000_000
 // Folder applies events to contacts.
 type Folder struct {
 	locs map[string]*time.Location
+	// models, when set, scores every folded event (lead score, stage,
+	// segment snapshot); the pointer is swapped when a plan is reloaded or
+	// a population fit lands.
+	models *atomic.Pointer[scoring.Models]
+	// Scored is what the last Apply changed in the stored scores (zero
+	// without models): the worker counts transitions and triggers act on
+	// them.
+	Scored scoring.Change
+}
+
+// SetModels makes the folder score every event with the models p points
+// to (nil p, or a nil snapshot: no scoring).
+func (f *Folder) SetModels(p *atomic.Pointer[scoring.Models]) { f.models = p }
+
+// Absorb merges profile src into contact dst (identity resolution): the
+// state (state.Contact.Absorb) and, with models, the lead scores, then
+// restages dst at its latest event.
+func (f *Folder) Absorb(dst, src *state.Contact) {
+	dst.Absorb(src)
+	if m := f.loadModels(); m != nil {
+		m.Merge(dst, src, dst.LastSeen)
+	}
+}
+
+func (f *Folder) loadModels() *scoring.Models {
+	if f.models == nil {
+		return nil
+	}
+	return f.models.Load()
+}
+
+// props gives rule conditions the event's properties, falling back to the
+// decoded fields for names that came from elsewhere (page_view's url from
+// context.url, bounced's type from bounce_type).
+type props struct{ e *event.Event }
+
+func (p props) Prop(name string) (string, bool) {
+	if v, ok := p.e.Prop(name); ok {
+		return v, true
+	}
+	switch name {
+	case "url":
+		return p.e.URL, p.e.URL != ""
+	case "type":
+		switch p.e.Bounce {
+		case event.BounceHard:
+			return "hard", true
+		case event.BounceSoft:
+			return "soft", true
+		}
+	case "form":
+		return p.e.Form, p.e.Form != ""
+	case "list":
+		return p.e.List, p.e.List != ""
+	case "content":
+		return p.e.Content, p.e.Content != ""
+	case "category":
+		return p.e.Category, p.e.Category != ""
+	case "campaign":
+		return p.e.Campaign, p.e.Campaign != ""
+	}
+	return "", false
 }
 
 // NewFolder returns a Folder.
@@ -145,6 +209,11 @@ func (f *Folder) Apply(c *state.Contact, e *event.Event) bool {
 		}
 	case state.EventEmailComplained:
 		setChannel(c, state.ChannelEmail, state.ConsentComplained, e.Time)
+	}
+	if m := f.loadModels(); m != nil {
+		f.Scored = m.Fold(c, e.Type, e.Time, props{e})
+	} else {
+		f.Scored = scoring.Change{}
 	}
 	return true
 }
