@@ -515,20 +515,22 @@ func TestNotFound(t *testing.T) {
 
 func TestMethodNotAllowed(t *testing.T) {
 	h := newHarness(t, nil)
-	for _, tt := range []struct{ method, target string }{
-		{"POST", "/v1/contacts/42"},
-		{"PUT", "/v1/contacts/42"},
-		{"DELETE", "/v1/contacts/42"},
-		{"POST", "/v1/contacts?email=a@b.c"},
-		{"PATCH", "/healthz"},
-		{"OPTIONS", "/readyz"},
-		{"POST", "/metrics"},
+	for _, tt := range []struct{ method, target, allow string }{
+		{"POST", "/v1/contacts/42", "GET, HEAD, DELETE"},
+		{"PUT", "/v1/contacts/42", "GET, HEAD, DELETE"},
+		{"PATCH", "/v1/contacts/42", "GET, HEAD, DELETE"},
+		{"DELETE", "/v1/contacts/42/export", "GET, HEAD"},
+		{"POST", "/v1/contacts?email=a@b.c", "GET, HEAD"},
+		{"DELETE", "/v1/contacts?email=a@b.c", "GET, HEAD"},
+		{"PATCH", "/healthz", "GET, HEAD"},
+		{"OPTIONS", "/readyz", "GET, HEAD"},
+		{"POST", "/metrics", "GET, HEAD"},
 	} {
 		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
 			r := h.do(t, tt.method, tt.target, "", []byte(`{}`))
 			checkError(t, r, fasthttp.StatusMethodNotAllowed, "method_not_allowed")
-			if allow := string(r.header.Peek(fasthttp.HeaderAllow)); allow != "GET, HEAD" {
-				t.Errorf("Allow = %q, want \"GET, HEAD\"", allow)
+			if allow := string(r.header.Peek(fasthttp.HeaderAllow)); allow != tt.allow {
+				t.Errorf("Allow = %q, want %q", allow, tt.allow)
 			}
 		})
 	}

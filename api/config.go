@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +72,9 @@ type Config struct {
 	// Models is the scoring snapshot profiles are scored with; nil: no
 	// "scores" object.
 	Models *atomic.Pointer[scoring.Models]
+	// Erase asks the owner of a contact to erase it (GDPR erasure);
+	// stream.Engine.RequestErase. nil: DELETE answers 503.
+	Erase func(ctx context.Context, key state.Key) error
 	// Population serves /v1/segments, /v1/models/churn and fits at past
 	// instants for ?at=; nil: those routes answer 503.
 	Population Population

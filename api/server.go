@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -151,6 +152,7 @@ const (
 	routeContacts // /v1/contacts?email=|anonymous_id=
 	routeSegments // /v1/segments
 	routeChurn    // /v1/models/churn
+	routeExport   // /v1/contacts/{id}/export
 	numRoutes
 )
 
@@ -171,6 +173,8 @@ func (r route) String() string {
 		return "/v1/segments"
 	case routeChurn:
 		return "/v1/models/churn"
+	case routeExport:
+		return "/v1/contacts/{id}/export"
 	}
 	return "unmatched"
 }
@@ -198,17 +202,27 @@ func matchRoute(path []byte) (route, []byte) {
 	}
 	if len(path) >= len(contactPrefix) && string(path[:len(contactPrefix)]) == contactPrefix {
 		seg := path[len(contactPrefix):]
-		for _, b := range seg {
-			if b == '/' {
+		sub := []byte(nil)
+		if i := bytes.IndexByte(seg, '/'); i >= 0 {
+			seg, sub = seg[:i], seg[i+1:]
+			if len(seg) == 0 {
 				return routeUnmatched, nil
 			}
+			switch string(sub) {
+			case "export":
+				return routeExport, seg
+			}
+			return routeUnmatched, nil
 		}
 		return routeContact, seg
 	}
 	return routeUnmatched, nil
 }
 
-const allowGet = "GET, HEAD"
+const (
+	allowGet       = "GET, HEAD"
+	allowGetDelete = "GET, HEAD, DELETE"
+)
 
 // handle is the fasthttp handler: it routes, checks the method and
 // records metrics. fasthttp does not recover panics, so a panic in a
@@ -227,12 +241,20 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}()
 
 	if r == routeUnmatched {
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route; the API serves /v1/contacts/{id}, /v1/contacts, /v1/segments, /v1/models/churn, /healthz, /readyz and /metrics")
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route; the API serves /v1/contacts/{id}, /v1/contacts/{id}/export, /v1/contacts, /v1/segments, /v1/models/churn, /healthz, /readyz and /metrics")
+		return
+	}
+	if r == routeContact && ctx.IsDelete() {
+		s.deleteContact(ctx, seg)
 		return
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.Response.Header.Set(fasthttp.HeaderAllow, allowGet)
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use GET or HEAD")
+		allow := allowGet
+		if r == routeContact {
+			allow = allowGetDelete
+		}
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use "+allow)
 		return
 	}
 	switch r {
@@ -258,6 +280,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.getSegments(ctx)
 	case routeChurn:
 		s.getChurnModel(ctx)
+	case routeExport:
+		s.exportContact(ctx, seg)
 	}
 }
 

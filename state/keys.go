@@ -13,6 +13,7 @@ import (
 //	'p' <partition uint32 BE> 'o' <topic>         next offset to consume, uvarint
 //	'p' <partition uint32 BE> 'x' <seq uint64 BE> outbox record (outbox.go)
 //	'p' <partition uint32 BE> 'w' <source>        watermark of internal records applied from source
+//	'p' <partition uint32 BE> 'z' <sha256 of key> tombstone of an erased id: its erasure receipt (erase.go)
 //	'g' <name>                                    instance-wide metadata
 //
 // Contact and alias keys are typed (Key): "c:42", "e:ann@example.com".

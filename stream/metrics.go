@@ -28,6 +28,8 @@ type metrics struct {
 	cacheHits          prometheus.Counter
 	cacheMisses        prometheus.Counter
 	scores             *scoreMetrics
+	erasures           prometheus.Counter
+	erasedDropped      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
@@ -110,6 +112,17 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 		m.records[topic] = &arr
 	}
 	m.scores = newScoreMetrics(reg)
+	m.erasures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kairos_stream_erasures_total",
+		Help: "Contacts erased (GDPR erasure) on this instance's partitions.",
+	})
+	m.erasedDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kairos_stream_erased_events_dropped_total",
+		Help: "Events, links and merges dropped because their id was erased.",
+	})
+	if reg != nil {
+		reg.MustRegister(m.erasures, m.erasedDropped)
+	}
 	for _, r := range event.Reasons() {
 		m.deadLetters.WithLabelValues(string(r))
 	}

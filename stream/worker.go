@@ -79,6 +79,9 @@ type worker struct {
 	// applied here; dirtyMarks those changed in the current batch.
 	watermarks map[string]state.Watermark
 	dirtyMarks map[string]bool
+	// erased holds the partition's tombstones (GDPR erasure): an event for
+	// an erased id is dropped instead of creating a contact again.
+	erased map[state.ErasedID]struct{}
 
 	batch   *state.Batch
 	offsets map[string]int64 // next offset per topic in the current poll
@@ -107,6 +110,10 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	erased, err := loadErased(pt)
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: tombstones: %w", p, err)
+	}
 	known, err := buildKnownIDs(pt, e.cfg.CacheContacts)
 	if err != nil {
 		return nil, fmt.Errorf("partition %d: known ids: %w", p, err)
@@ -114,6 +121,7 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 	folder := fold.NewFolder()
 	folder.SetModels(e.cfg.Models)
 	return &worker{
+		erased:     erased,
 		known:      known,
 		watermarks: marks,
 		dirtyMarks: make(map[string]bool),
@@ -333,6 +341,10 @@ func (w *worker) route(r *kgo.Record, target state.Key, hops int) error {
 			continue
 		}
 		if c == nil {
+			if w.isErased(k) {
+				w.e.metrics.erasedDropped.Inc()
+				return nil
+			}
 			c = &state.Contact{Key: k}
 			w.cache.put(c)
 			w.known.add(k)
@@ -424,6 +436,11 @@ func (w *worker) link(r *kgo.Record, c *state.Contact) error {
 			continue
 		}
 		k := state.MakeKey(id.kind, id.value)
+		if w.isErased(k) {
+			// An erased id stays erased: a new identity does not bring
+			// it back by carrying it along.
+			continue
+		}
 		if len(c.Aliases) < state.MaxAliases {
 			j, _ := slices.BinarySearch(c.Aliases, k)
 			c.Aliases = slices.Insert(c.Aliases, j, k)
@@ -446,7 +463,7 @@ func (w *worker) link(r *kgo.Record, c *state.Contact) error {
 // through the re-key topic, and removed. r and i name the merge: the record
 // being processed and the merge's index among what it produces.
 func (w *worker) linkLocal(r *kgo.Record, i int, alias, target state.Key) error {
-	if alias == target {
+	if alias == target || w.isErased(alias) {
 		return nil
 	}
 	prof, existing, err := w.resolve(alias)
@@ -507,6 +524,10 @@ func (w *worker) absorb(r *kgo.Record, target state.Key, prof *state.Contact, id
 			continue
 		}
 		if c == nil {
+			if w.isErased(target) {
+				w.e.metrics.erasedDropped.Inc()
+				return nil
+			}
 			c = &state.Contact{Key: target}
 			w.cache.put(c)
 			w.known.add(target)
@@ -542,6 +563,11 @@ func (w *worker) handleInternal(r *kgo.Record) error {
 	tk := state.Key(target)
 	if tk.Kind() == 0 {
 		return w.deadLetter(r, reasonBadInternal, "missing or malformed "+HeaderTarget+" header")
+	}
+	if op == opErase {
+		// Erasure is idempotent, and comes from the API as well as from
+		// other partitions: it needs no watermark.
+		return w.erase(r, tk, hops)
 	}
 	src, mark, ok := parseInternalID(id)
 	if !ok {

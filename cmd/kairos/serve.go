@@ -303,6 +303,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Logger:      s.log,
 		Models:      models,
 		Population:  pop,
+		Erase:       eng.RequestErase,
 	})
 	if err != nil {
 		return err
