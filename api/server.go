@@ -153,6 +153,7 @@ const (
 	routeSegments // /v1/segments
 	routeChurn    // /v1/models/churn
 	routeExport   // /v1/contacts/{id}/export
+	routeOpenAPI  // /openapi.json
 	numRoutes
 )
 
@@ -175,6 +176,8 @@ func (r route) String() string {
 		return "/v1/models/churn"
 	case routeExport:
 		return "/v1/contacts/{id}/export"
+	case routeOpenAPI:
+		return "/openapi.json"
 	}
 	return "unmatched"
 }
@@ -199,6 +202,8 @@ func matchRoute(path []byte) (route, []byte) {
 		return routeSegments, nil
 	case "/v1/models/churn":
 		return routeChurn, nil
+	case "/openapi.json":
+		return routeOpenAPI, nil
 	}
 	if len(path) >= len(contactPrefix) && string(path[:len(contactPrefix)]) == contactPrefix {
 		seg := path[len(contactPrefix):]
@@ -224,6 +229,15 @@ const (
 	allowGetDelete = "GET, HEAD, DELETE"
 )
 
+// allow returns the methods a route answers, for the Allow header (and
+// for the test that holds the OpenAPI document to the server).
+func (r route) allow() string {
+	if r == routeContact {
+		return allowGetDelete
+	}
+	return allowGet
+}
+
 // handle is the fasthttp handler: it routes, checks the method and
 // records metrics. fasthttp does not recover panics, so a panic in a
 // handler is answered 500 and logged here instead of ending the process.
@@ -241,7 +255,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}()
 
 	if r == routeUnmatched {
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route; the API serves /v1/contacts/{id}, /v1/contacts/{id}/export, /v1/contacts, /v1/segments, /v1/models/churn, /healthz, /readyz and /metrics")
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route; /openapi.json lists the routes")
 		return
 	}
 	if r == routeContact && ctx.IsDelete() {
@@ -249,10 +263,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
-		allow := allowGet
-		if r == routeContact {
-			allow = allowGetDelete
-		}
+		allow := r.allow()
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use "+allow)
 		return
@@ -282,6 +293,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.getChurnModel(ctx)
 	case routeExport:
 		s.exportContact(ctx, seg)
+	case routeOpenAPI:
+		ctx.SetStatusCode(fasthttp.StatusOK)
+		ctx.SetContentType("application/json")
+		ctx.Response.SetBodyRaw(openAPIDoc)
 	}
 }
 
