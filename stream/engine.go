@@ -103,6 +103,24 @@ type Config struct {
 	// Models, when set, scores every folded event (models/scoring); its
 	// owner swaps the snapshot when a plan is reloaded or a fit lands.
 	Models *atomic.Pointer[scoring.Models]
+	// Retention limits how long per-contact history is kept; the zero
+	// value keeps it without limit.
+	Retention Retention
+}
+
+// Retention configures data retention (GDPR storage limitation).
+type Retention struct {
+	// EventHistory is the maximum age of the recent-events ring: entries
+	// older than this before the contact's latest event are dropped on
+	// every fold, and the periodic sweep drops those older than this
+	// before now. 0: no limit but the ring's size.
+	EventHistory time.Duration
+	// InactiveContacts removes a contact entirely (with its identity
+	// links, like an erasure but without a tombstone) when its latest
+	// event is older than this. 0: off, the default.
+	InactiveContacts time.Duration
+	// SweepEvery is how often each partition is swept; 0 means an hour.
+	SweepEvery time.Duration
 }
 
 // Validate checks the configuration and fills defaults.

@@ -30,6 +30,8 @@ type metrics struct {
 	scores             *scoreMetrics
 	erasures           prometheus.Counter
 	erasedDropped      prometheus.Counter
+	retentionTrimmed   prometheus.Counter
+	retentionExpired   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
@@ -120,8 +122,16 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 		Name: "kairos_stream_erased_events_dropped_total",
 		Help: "Events, links and merges dropped because their id was erased.",
 	})
+	m.retentionTrimmed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kairos_stream_retention_trimmed_total",
+		Help: "Contacts whose event history the retention sweep trimmed.",
+	})
+	m.retentionExpired = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kairos_stream_retention_expired_total",
+		Help: "Inactive contacts the retention sweep removed.",
+	})
 	if reg != nil {
-		reg.MustRegister(m.erasures, m.erasedDropped)
+		reg.MustRegister(m.erasures, m.erasedDropped, m.retentionTrimmed, m.retentionExpired)
 	}
 	for _, r := range event.Reasons() {
 		m.deadLetters.WithLabelValues(string(r))

@@ -82,6 +82,8 @@ type worker struct {
 	// erased holds the partition's tombstones (GDPR erasure): an event for
 	// an erased id is dropped instead of creating a contact again.
 	erased map[state.ErasedID]struct{}
+	// sweepCursor is where the next retention sweep step starts.
+	sweepCursor state.Key
 
 	batch   *state.Batch
 	offsets map[string]int64 // next offset per topic in the current poll
@@ -120,6 +122,7 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 	}
 	folder := fold.NewFolder()
 	folder.SetModels(e.cfg.Models)
+	folder.SetHistoryMaxAge(e.cfg.Retention.EventHistory)
 	return &worker{
 		erased:     erased,
 		known:      known,
@@ -563,6 +566,9 @@ func (w *worker) handleInternal(r *kgo.Record) error {
 	tk := state.Key(target)
 	if tk.Kind() == 0 {
 		return w.deadLetter(r, reasonBadInternal, "missing or malformed "+HeaderTarget+" header")
+	}
+	if op == opExpire {
+		return w.expireAlias(tk, state.Key(alias))
 	}
 	if op == opErase {
 		// Erasure is idempotent, and comes from the API as well as from

@@ -42,10 +42,36 @@ type Folder struct {
 	// segment snapshot); the pointer is swapped when a plan is reloaded or
 	// a population fit lands.
 	models *atomic.Pointer[scoring.Models]
+	// historyMaxAge bounds the age of the recent-events ring (retention);
+	// 0 keeps every entry the ring has room for.
+	historyMaxAge int64
 	// Scored is what the last Apply changed in the stored scores (zero
 	// without models): the worker counts transitions and triggers act on
 	// them.
 	Scored scoring.Change
+}
+
+// SetHistoryMaxAge sets the retention of the recent-events ring: entries
+// older than maxAge before the contact's latest event are dropped on every
+// fold (0: keep what the ring holds).
+func (f *Folder) SetHistoryMaxAge(maxAge time.Duration) { f.historyMaxAge = maxAge.Milliseconds() }
+
+// TrimHistory drops recent events older than cutoff (Unix ms) and reports
+// whether it dropped any. The fold calls it with the contact's own clock;
+// retention sweeps call it with the wall clock, for contacts that stopped
+// sending events.
+func TrimHistory(c *state.Contact, cutoff int64) bool {
+	i := 0
+	for i < len(c.Recent) && c.Recent[i].At < cutoff {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	n := copy(c.Recent, c.Recent[i:])
+	clear(c.Recent[n:])
+	c.Recent = c.Recent[:n]
+	return true
 }
 
 // SetModels makes the folder score every event with the models p points
@@ -151,6 +177,9 @@ func (f *Folder) Apply(c *state.Contact, e *event.Event) bool {
 		session(c, e.Time)
 	}
 	addRecent(c, state.RecentEvent{Type: e.Type, At: e.Time, Ref: keep(recentRef(e))})
+	if f.historyMaxAge > 0 {
+		TrimHistory(c, c.LastSeen-f.historyMaxAge)
+	}
 
 	switch e.Type {
 	case state.EventPageView:
