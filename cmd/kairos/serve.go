@@ -232,7 +232,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	}()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), state.NewPebbleCollector(store))
 	eng, err := stream.New(stream.Config{
 		Brokers:           s.brokers,
 		Group:             s.group,
