@@ -6,6 +6,7 @@
 //	deploycheck alerts    -scrape FILE RULES.yml...       every metric an alert uses is exported, or external and named
 //	deploycheck pending   -scrape FILE                    planned panels and alerts whose metric now exists
 //	deploycheck table     -scrape FILE                    the README's metrics table, generated from the scrape
+//	deploycheck doc       -scrape FILE DOC.md             the metrics table in DOC.md lists exactly the exported kairos_* metrics
 //	deploycheck k8s       DIR                             manifests decode strictly into the Kubernetes API types and reference each other correctly
 //	deploycheck yaml      FILE...                         strict YAML parse (duplicate keys, syntax)
 //

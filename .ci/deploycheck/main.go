@@ -44,6 +44,8 @@ func main() {
 		err = reportPending(scrape(), os.Stdout)
 	case "table":
 		writeTable(scrape(), os.Stdout)
+	case "doc":
+		err = checkDoc(scrape(), fs.Arg(0))
 	case "k8s":
 		err = checkKubernetes(fs.Arg(0))
 	case "yaml":
@@ -289,14 +291,54 @@ func reportPending(e *exported, w io.Writer) error {
 // writeTable prints the metrics table of "Operating Kairos": the engine's
 // own families (kairos_*), name, type and help, from a scrape.
 func writeTable(e *exported, w io.Writer) {
-	fmt.Fprintln(w, "| metric | type | help |")
-	fmt.Fprintln(w, "| --- | --- | --- |")
+	fmt.Fprintln(w, "| metric | type | labels | help |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- |")
 	for _, f := range e.sortedFamilies() {
 		if !strings.HasPrefix(f.name, "kairos_") {
 			continue
 		}
-		fmt.Fprintf(w, "| `%s` | %s | %s |\n", f.name, f.typ, strings.ReplaceAll(f.help, "|", `\|`))
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s |\n", f.name, f.typ, f.labelList(), strings.ReplaceAll(f.help, "|", `\|`))
 	}
+}
+
+// tableRow matches a row of the metrics table: | `name` | type | help |
+var tableRow = regexp.MustCompile("^\\| `(kairos_[a-z0-9_]+)` \\| ([a-z]+) \\|")
+
+// checkDoc checks that the metrics table in a Markdown file lists every
+// kairos_* family of the scrape with its type, and nothing the engine no
+// longer exports.
+func checkDoc(e *exported, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	documented := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := tableRow.FindStringSubmatch(line); m != nil {
+			documented[m[1]] = m[2]
+		}
+	}
+	var errs []error
+	for _, f := range e.sortedFamilies() {
+		if !strings.HasPrefix(f.name, "kairos_") {
+			continue
+		}
+		switch typ, ok := documented[f.name]; {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s: %s (%s) is exported but not in the metrics table; regenerate it with `deploycheck table`", path, f.name, f.typ))
+		case typ != f.typ:
+			errs = append(errs, fmt.Errorf("%s: %s is a %s, the table says %s", path, f.name, f.typ, typ))
+		}
+	}
+	for name := range documented {
+		if _, ok := e.families[name]; !ok {
+			errs = append(errs, fmt.Errorf("%s: the metrics table lists %s, which the engine does not export", path, name))
+		}
+	}
+	if len(errs) == 0 {
+		fmt.Printf("%s: %d metrics documented, as exported\n", path, len(documented))
+	}
+	return errors.Join(errs...)
 }
 
 // checkYAML parses each file strictly: syntax errors and duplicate keys

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -45,7 +47,8 @@ h_seconds_sum 1
 h_seconds_count 1
 # HELP c_total Count.
 # TYPE c_total counter
-c_total 3
+c_total{topic="a\"b",type="x"} 3
+h_seconds_bucket{route="/v1",le="+Inf"} 1
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +61,42 @@ c_total 3
 	if _, ok := e.series["c_total_bucket"]; ok {
 		t.Error("a counter has no _bucket series")
 	}
+	if got := e.families["c_total"].labelList(); got != "topic, type" {
+		t.Errorf("c_total labels %q, want \"topic, type\"", got)
+	}
+	if got := e.families["h_seconds"].labelList(); got != "route" {
+		t.Errorf("h_seconds labels %q, want \"route\" (le is not a label to document)", got)
+	}
 	if e.families["c_total"].help != "Count." {
 		t.Errorf("help %q", e.families["c_total"].help)
+	}
+}
+
+func TestCheckDoc(t *testing.T) {
+	e, err := parseScrape(strings.NewReader("# HELP kairos_a_total A.\n# TYPE kairos_a_total counter\nkairos_a_total 1\n# HELP kairos_b_seconds B.\n# TYPE kairos_b_seconds histogram\nkairos_b_seconds_count 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, doc, wantErr string
+	}{
+		{"complete", "| `kairos_a_total` | counter | | A. |\n| `kairos_b_seconds` | histogram | | B. |\n", ""},
+		{"missing", "| `kairos_a_total` | counter | | A. |\n", "kairos_b_seconds (histogram) is exported but not in the metrics table"},
+		{"wrong type", "| `kairos_a_total` | gauge | | A. |\n| `kairos_b_seconds` | histogram | | B. |\n", "kairos_a_total is a counter, the table says gauge"},
+		{"stale", "| `kairos_a_total` | counter | | A. |\n| `kairos_b_seconds` | histogram | | B. |\n| `kairos_gone_total` | counter | | G. |\n", "lists kairos_gone_total, which the engine does not export"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "doc.md")
+			if err := os.WriteFile(path, []byte(tc.doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := checkDoc(e, path)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 // family is one metric family of a scrape.
 type family struct {
 	name, typ, help string
+	labels          map[string]bool // label names seen on its samples, le and quantile excluded
 }
 
 // exported is what a /metrics scrape exports, with the series names each
@@ -32,6 +33,7 @@ func readScrape(path string) (*exported, error) {
 
 func parseScrape(r io.Reader) (*exported, error) {
 	e := &exported{families: map[string]family{}, series: map[string]string{}}
+	sampleLabels := map[string][]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -46,6 +48,8 @@ func parseScrape(r io.Reader) (*exported, error) {
 			f := e.families[name]
 			f.name, f.typ = name, typ
 			e.families[name] = f
+		} else if i := strings.IndexByte(line, '{'); i > 0 && !strings.HasPrefix(line, "#") {
+			sampleLabels[line[:i]] = append(sampleLabels[line[:i]], labelNames(line[i+1:])...)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -67,7 +71,56 @@ func parseScrape(r io.Reader) (*exported, error) {
 			}
 		}
 	}
+	for series, names := range sampleLabels {
+		f, ok := e.families[e.series[series]]
+		if !ok {
+			continue
+		}
+		if f.labels == nil {
+			f.labels = map[string]bool{}
+		}
+		for _, n := range names {
+			if n != "le" && n != "quantile" {
+				f.labels[n] = true
+			}
+		}
+		e.families[f.name] = f
+	}
 	return e, nil
+}
+
+// labelNames returns the label names of a sample's label set, given the
+// text after its opening brace: a="x",b="y\"z"} 1
+func labelNames(s string) []string {
+	var names []string
+	for {
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 {
+			return names
+		}
+		names = append(names, strings.TrimLeft(s[:eq], ", "))
+		// Skip the quoted value.
+		i := eq + 2
+		for i < len(s) && s[i] != '"' {
+			if s[i] == '\\' {
+				i++
+			}
+			i++
+		}
+		if i+1 >= len(s) || s[i+1] == '}' {
+			return names
+		}
+		s = s[i+1:]
+	}
+}
+
+func (f family) labelList() string {
+	names := make([]string, 0, len(f.labels))
+	for n := range f.labels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 func (e *exported) sortedFamilies() []family {
