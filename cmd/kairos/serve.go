@@ -250,7 +250,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	}()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), state.NewPebbleCollector(store))
 	if s.leadPlan == nil {
 		if s.leadPlan, err = lead.Default(); err != nil {
 			return fmt.Errorf("shipped lead plan: %w", err)
