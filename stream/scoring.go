@@ -3,6 +3,7 @@ package stream
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kairos-engine/kairos/models/lead"
 	"github.com/kairos-engine/kairos/models/rfm"
 	"github.com/kairos-engine/kairos/models/scoring"
 )
@@ -29,6 +30,23 @@ func newScoreMetrics(reg prometheus.Registerer) *scoreMetrics {
 			Name: "kairos_stream_segment_worsened_total",
 			Help: "Segment changes to a worse segment: the churn signal triggers act on.",
 		}),
+	}
+	// Every pair exists from the start, so dashboards and alerts see
+	// zeros rather than missing series, and the set is bounded: 7×6
+	// stage pairs and 11×10 segment pairs.
+	for from := lead.StageUnknown; from <= lead.StageLapsed; from++ {
+		for to := lead.StageVisitor; to <= lead.StageLapsed; to++ {
+			if from != to {
+				m.stages.WithLabelValues(from.String(), to.String())
+			}
+		}
+	}
+	for _, from := range rfm.Segments() {
+		for _, to := range rfm.Segments() {
+			if from != to {
+				m.segments.WithLabelValues(from.String(), to.String())
+			}
+		}
 	}
 	if reg != nil {
 		reg.MustRegister(m.stages, m.segments, m.worse)

@@ -54,6 +54,11 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 			Help: "Completed population refreshes.",
 		}),
 	}
+	for _, model := range []string{"bgnbd", "gamma_gamma"} {
+		m.fitSeconds.WithLabelValues(model)
+		m.logLikelihood.WithLabelValues(model)
+		m.fitted.WithLabelValues(model)
+	}
 	if reg != nil {
 		reg.MustRegister(m.fitSeconds, m.logLikelihood, m.fitted, m.customers, m.repeat, m.scanSeconds, m.refreshes,
 			&distributions{s: s})
@@ -105,11 +110,12 @@ func (d *distributions) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (d *distributions) Collect(ch chan<- prometheus.Metric) {
-	r := d.s.Latest()
-	if r == nil {
-		return
+	// Before the first refresh the counts are zero: the series exist from
+	// the start.
+	sum := scoring.NewSummary(0)
+	if r := d.s.Latest(); r != nil {
+		sum = r.Summary
 	}
-	sum := r.Summary
 	for st := lead.StageVisitor; int(st) < scoring.NumStages; st++ {
 		ch <- prometheus.MustNewConstMetric(stageDesc, prometheus.GaugeValue, float64(sum.Stages[st]), st.String())
 	}

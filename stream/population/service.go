@@ -110,8 +110,14 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-first.C:
 		case <-t.C:
 		}
-		if _, err := s.Refresh(ctx); err != nil && !errors.Is(err, ErrNoPartitions) && ctx.Err() == nil {
+		_, err := s.Refresh(ctx)
+		if err != nil && !errors.Is(err, ErrNoPartitions) && ctx.Err() == nil {
 			s.log.Warn("population refresh failed; the previous models stay", "err", err)
+		}
+		if err != nil && s.Latest() == nil {
+			// No models yet (partitions not assigned, or a failure):
+			// try again soon rather than a whole interval later.
+			first.Reset(2 * time.Second)
 		}
 	}
 }
