@@ -1,0 +1,54 @@
+package scoring_test
+
+import (
+	"testing"
+
+	"github.com/kairos-engine/kairos/models/lead"
+	"github.com/kairos-engine/kairos/models/scoring"
+	"github.com/kairos-engine/kairos/state"
+)
+
+// benchCustomer is a known B2B customer in Amsterdam with fit traits,
+// behaviour on six rules and 24 purchase days over two years.
+func benchCustomer(b testing.TB, m *scoring.Models) *state.Contact {
+	c := &state.Contact{Key: "c:42", ContactID: "42", EmailAddr: "ann@example.com", TimeZone: "Europe/Amsterdam",
+		Traits: []state.Trait{{Name: "company_size", Value: "250"}, {Name: "country", Value: "NL"}, {Name: "industry", Value: "retail"}, {Name: "job_title", Value: "Head of Purchasing"}}}
+	at := summaryAt - 20*86400e3
+	for i, ev := range []struct {
+		t state.EventType
+		p propMap
+	}{
+		{state.EventPageView, propMap{"url": "/pricing"}},
+		{state.EventPageView, propMap{"url": "/case-studies/acme"}},
+		{state.EventProductView, propMap{}},
+		{state.EventAddToCart, propMap{}},
+		{state.EventEmailOpened, propMap{}},
+		{state.EventEmailClicked, propMap{}},
+		{state.EventFormSubmit, propMap{"form": "whitepaper-download"}},
+	} {
+		m.Lead.Apply(&c.Scores, ev.t, at+int64(i)*3600e3, ev.p, c)
+	}
+	day := int32(summaryAt / 86400e3)
+	for i := range 24 {
+		c.Purchases = append(c.Purchases, state.PurchaseDay{Day: day - 720 + int32(i)*30, Orders: 1 + uint16(i%2), Spend: 2000 + int64(i)*150})
+		c.Orders.Count += int32(1 + i%2)
+	}
+	return c
+}
+
+// BenchmarkEvaluate is the read-time cost of a full scores object: lead
+// score with its top contributions, RFM, P(alive), expected purchases,
+// order value and 12-month CLV.
+func BenchmarkEvaluate(b *testing.B) {
+	m := newModels(b, scoring.Config{}, fitted())
+	c := benchCustomer(b, m)
+	top := make([]lead.Contribution, 0, m.Lead.Top())
+	b.ReportAllocs()
+	var sc scoring.Scores
+	for b.Loop() {
+		sc = m.Evaluate(c, summaryAt, top)
+	}
+	if !sc.HasChurn || len(sc.Lead.Top) == 0 {
+		b.Fatalf("incomplete scores: %+v", sc)
+	}
+}
