@@ -305,8 +305,8 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("premise: stages %v %v", lead.Stage(dst.Scores.Stage), lead.Stage(src.Scores.Stage))
 	}
 	for _, tc := range []struct {
-		name                string
-		dstDay, srcDay      int32
+		name                 string
+		dstDay, srcDay       int32
 		dstSeg, srcSeg, want rfm.Segment
 	}{
 		{"later source snapshot wins", 100, 120, rfm.Loyal, rfm.AtRisk, rfm.AtRisk},
