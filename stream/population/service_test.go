@@ -723,4 +723,3 @@ func TestRun(t *testing.T) {
 		t.Error("Run did not refresh")
 	}
 }
-
