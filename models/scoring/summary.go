@@ -163,5 +163,5 @@ type Report struct {
 	Population Population
 	BGErr      error // why there is no BG/NBD fit (churn.ErrNotEnoughData, ...), nil if fitted
 	GGErr      error
-	Scan       time.Duration
+	Scan       time.Duration // wall time of the scans, without the fit
 }
