@@ -73,7 +73,9 @@ func (c Config) WithDefaults() Config {
 // Validate reports the first field that cannot work.
 func (c Config) Validate() error {
 	if err := c.RFM.Validate(); err != nil {
-		return err
+		// Wrap both: callers branch on this package's sentinel, and the
+		// rfm error names the field.
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	d := c.WithDefaults()
 	switch {

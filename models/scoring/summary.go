@@ -69,7 +69,8 @@ type Summary struct {
 	Churn      churn.Summary
 	// Stages counts contacts per lifecycle stage at At (the stage the
 	// lead score gives at that instant, indexed by lead.Stage), Segments
-	// customers per RFM segment with the cuts in force during the scan.
+	// customers per RFM segment with the cuts of the models passed to
+	// AddScores (in a population refresh: the cuts fitted at At).
 	Stages   [NumStages]uint64
 	Segments [NumSegments]uint64
 	Lead     Histogram // lead score of known contacts (stage lead and up)
@@ -88,15 +89,33 @@ func NewSummary(at int64) *Summary {
 	}
 }
 
-// Add evaluates one contact at s.At with models m and adds it. top is
-// scratch for the lead score's contributions.
+// Add evaluates one contact at s.At with models m and adds it: both
+// AddPopulation (with m's config) and AddScores.
 func (s *Summary) Add(c *state.Contact, m *Models, top []lead.Contribution) error {
+	s.AddPopulation(c, m.Config)
+	s.AddScores(c, m, top)
+	return nil
+}
+
+// AddPopulation counts one contact and adds its part of the population
+// models, the RFM sketch and the churn statistics, evaluated at s.At.
+// What the population fit needs depends on the configuration only, not
+// on a fitted population.
+func (s *Summary) AddPopulation(c *state.Contact, cfg Config) {
 	s.Contacts++
-	if err := Observe(c, s.At, m.Config, s.RFM, &s.Churn); err != nil {
+	if err := Observe(c, s.At, cfg, s.RFM, &s.Churn); err != nil {
 		// Statistics no purchase history produces: a damaged record.
 		// Leave it out of the fit rather than stop the scan.
 		s.Skipped++
 	}
+}
+
+// AddScores adds one contact's scores at s.At under models m to the
+// counts per stage and segment and to the score distributions. The
+// population refresh calls it with the models it has just fitted, so
+// that the counts use the new RFM cuts and churn fit rather than the
+// previous ones. top is scratch for the lead score's contributions.
+func (s *Summary) AddScores(c *state.Contact, m *Models, top []lead.Contribution) {
 	sc := m.Evaluate(c, s.At, top)
 	if st := int(sc.Lead.Stage); st < NumStages {
 		s.Stages[st]++
@@ -113,7 +132,6 @@ func (s *Summary) Add(c *state.Contact, m *Models, top []lead.Contribution) erro
 		s.PAlive.observe(sc.Churn.PAlive)
 		s.CLV.observe(sc.Churn.CLV)
 	}
-	return nil
 }
 
 // Merge adds o into s. Merging is associative and commutative: the
@@ -145,5 +163,5 @@ type Report struct {
 	Population Population
 	BGErr      error // why there is no BG/NBD fit (churn.ErrNotEnoughData, ...), nil if fitted
 	GGErr      error
-	Scan       time.Duration
+	Scan       time.Duration // wall time of the scans, without the fit
 }

@@ -7,8 +7,10 @@
 // stage and RFM segment with score distributions. A Service scans the
 // partitions this instance owns (a Pebble iterator per partition: the scan
 // never blocks the partition's writer), merges their summaries, fits the
-// churn models warm-started from the previous fit and bounded in time, and
-// swaps a new scoring.Models snapshot in for the fold and the API. It runs
+// churn models warm-started from the previous fit and bounded in time,
+// scans again to count stages and segments and the score distributions
+// under the models just fitted, and swaps a new scoring.Models snapshot in
+// for the fold and the API. It runs
 // on a schedule (Config.Interval) and on demand (Service.Refresh). A fit
 // for a past instant (the API's ?at=) uses only purchases up to it and is
 // cached (Service.At).

@@ -190,6 +190,13 @@ func (s *Service) At(ctx context.Context, at int64) (*scoring.Report, error) {
 }
 
 // build scans and fits at instant at. The warm start is the current fit.
+//
+// It scans twice: first the population statistics the fit needs, then,
+// with the models just fitted, the counts per stage and segment and the
+// score distributions. One pass with the current models would count
+// segments with the previous refresh's cuts (the fallback cuts on the
+// first refresh), leave the P(alive) and CLV distributions empty until a
+// second refresh, and describe a past instant (?at=) with today's fit.
 func (s *Service) build(ctx context.Context, at int64, m *scoring.Models) (*scoring.Report, error) {
 	parts := s.cfg.Partitions()
 	if len(parts) == 0 {
@@ -198,7 +205,8 @@ func (s *Service) build(ctx context.Context, at int64, m *scoring.Models) (*scor
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 	start := time.Now()
 	total := scoring.NewSummary(at)
-	for _, p := range parts {
+	pts := make([]*state.Partition, len(parts))
+	for i, p := range parts {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -206,7 +214,8 @@ func (s *Service) build(ctx context.Context, at int64, m *scoring.Models) (*scor
 		if err != nil {
 			return nil, err
 		}
-		sum, err := Scan(pt, at, m)
+		pts[i] = pt
+		sum, err := scanPopulation(pt, at, m.Config)
 		if err != nil {
 			return nil, fmt.Errorf("population: scan partition %d: %w", p, err)
 		}
@@ -254,5 +263,17 @@ func (s *Service) build(ctx context.Context, at int64, m *scoring.Models) (*scor
 	pop.FitDuration = time.Since(fitStart)
 	pop.FittedAt = s.cfg.Now()
 	res.Population = pop
+
+	countStart := time.Now()
+	fitted := m.WithPopulation(pop)
+	for i, pt := range pts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := scanScores(pt, fitted, total); err != nil {
+			return nil, fmt.Errorf("population: score partition %d: %w", parts[i], err)
+		}
+	}
+	res.Scan += time.Since(countStart)
 	return res, nil
 }
