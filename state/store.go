@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -79,6 +80,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	// without reading data blocks.
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	// Flushes write L0 uncompressed: compressing them was a third of the
+	// flush CPU, for files that live only until the next L0 compaction
+	// (which then reads them without decompressing). Deeper levels, which
+	// hold the data for long, stay Snappy-compressed.
+	po.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	for i := 1; i < len(po.Levels); i++ {
+		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
 	}
 	if opts.FS != nil {
 		po.FS = opts.FS
