@@ -18,8 +18,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,18 +42,19 @@ func main() {
 	seed := flag.Uint64("seed", 1, "synthetic traffic seed")
 	sync := flag.Bool("sync", false, "fsync every state batch")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the last engine run")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the last engine run")
 	verbose := flag.Bool("v", false, "show the engine's log")
 	flag.Parse()
 	if *verbose {
 		logOut = os.Stderr
 	}
-	if err := run(*events, *runs, int32(*partitions), *seed, *sync, *cpuprofile); err != nil {
+	if err := run(*events, *runs, int32(*partitions), *seed, *sync, *cpuprofile, *memprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, runs int, partitions int32, seed uint64, syncWrites bool, cpuprofile string) error {
+func run(n, runs int, partitions int32, seed uint64, syncWrites bool, cpuprofile, memprofile string) error {
 	ctx := context.Background()
 	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Partitions: int(partitions)})
 	if err != nil {
@@ -85,26 +88,49 @@ func run(n, runs int, partitions int32, seed uint64, syncWrites bool, cpuprofile
 	recs = nil
 	fmt.Printf("preloaded: %d events, mean %.0f bytes\n", n, float64(bytes)/float64(n))
 
-	var base, eng []float64
+	var base, eng, cpu []float64
 	for i := range runs {
 		bt, err := baseline(ctx, addr, n)
 		if err != nil {
 			return err
 		}
 		prof := ""
-		if i == runs-1 {
+		last := i == runs-1
+		if last {
 			prof = cpuprofile
 		}
+		if last && memprofile != "" {
+			// Only the last run's allocations: the profile is cumulative
+			// since the process started, and a collection here makes the
+			// counts so far final; the preload and earlier runs are
+			// subtracted with pprof -base when needed.
+			runtime.GC()
+			if err := writeHeapProfile(memprofile + ".base"); err != nil {
+				return err
+			}
+		}
+		cpu0 := cpuTime()
 		et, err := engineRun(ctx, addr, n, partitions, syncWrites, i, prof)
 		if err != nil {
 			return err
 		}
+		used := cpuTime() - cpu0
+		if last && memprofile != "" {
+			runtime.GC()
+			if err := writeHeapProfile(memprofile); err != nil {
+				return err
+			}
+			fmt.Printf("  allocation profile: go tool pprof -sample_index=alloc_space -base %s.base %s\n", memprofile, memprofile)
+		}
 		base = append(base, float64(n)/bt.Seconds())
 		eng = append(eng, float64(n)/et.Seconds())
-		fmt.Printf("run %d: baseline %9.0f records/s   engine %9.0f events/s   (%.2fs)\n", i+1, base[i], eng[i], et.Seconds())
+		cpu = append(cpu, float64(used.Microseconds())/float64(n))
+		fmt.Printf("run %d: baseline %9.0f records/s   engine %9.0f events/s   (%.2fs, CPU %.2fs = %.2f µs/event)\n",
+			i+1, base[i], eng[i], et.Seconds(), used.Seconds(), cpu[i])
 	}
 	mb, me := median(base), median(eng)
-	fmt.Printf("\nmedian of %d runs: baseline consumer %.0f records/s; engine %.0f events/s; engine/baseline = %.2f\n", runs, mb, me, me/mb)
+	fmt.Printf("\nmedian of %d runs: baseline consumer %.0f records/s; engine %.0f events/s; engine/baseline = %.2f; process CPU %.2f µs/event\n",
+		runs, mb, me, me/mb, median(cpu))
 	return nil
 }
 
@@ -182,15 +208,58 @@ func engineRun(ctx context.Context, addr string, n int, partitions int32, syncWr
 	if err := <-done; err != nil {
 		return 0, err
 	}
+	m := st.DB().Metrics()
+	tot := m.Total()
+	fmt.Printf("  pebble: WAL %.0f B/event; flushed %d MB, compacted %d MB; %d flushes, %d compactions\n",
+		float64(m.WAL.BytesIn)/float64(n), tot.TableBytesFlushed>>20, tot.TableBytesCompacted>>20, m.Flush.Count, m.Compact.Count)
 	if mfs, err := reg.Gather(); err == nil {
+		sum := func(name string) float64 {
+			t := 0.0
+			for _, mf := range mfs {
+				if mf.GetName() != name {
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					t += m.GetCounter().GetValue()
+				}
+			}
+			return t
+		}
 		for _, mf := range mfs {
 			if mf.GetName() == "kairos_stream_batch_records" {
 				h := mf.GetMetric()[0].GetHistogram()
-				fmt.Printf("  batches %d, mean %.0f records per batch\n", h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()))
+				fmt.Printf("  batches %d, mean %.0f records per batch", h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()))
 			}
 		}
+		hits, misses := sum("kairos_stream_cache_hits_total"), sum("kairos_stream_cache_misses_total")
+		fmt.Printf("; forwarded %.0f; merges %.0f; contact cache hits %.1f%%\n",
+			sum("kairos_stream_forwarded_total"), sum("kairos_stream_identity_merges_total"), 100*hits/(hits+misses))
 	}
 	return elapsed, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// cpuTime is the user plus system CPU time of this process so far. The
+// engine run's share (broker, client and engine together, setup and
+// shutdown included) is robust to a busy machine where wall-clock time is
+// not: other processes stretch the time, not the CPU used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(xs []float64) float64 {

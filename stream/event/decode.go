@@ -195,6 +195,11 @@ type Decoder struct {
 	// buf holds the unescaped strings and the normalised email. It only
 	// grows during one Decode.
 	buf []byte
+	// arena is what is left of the current chunk of the text arena, from
+	// which own takes the room for an event's strings (see strings). One
+	// allocation per chunk instead of one per event: the allocation was a
+	// sixth of the decoder's time.
+	arena []byte
 	// ev, lines, outTraits, outProps and loc are the event being decoded
 	// (see draft).
 	ev                  draft
@@ -230,8 +235,9 @@ func NewDecoder(cfg Config) *Decoder {
 //
 // The returned error is always an *Error. On error *e is reset. Decode does
 // not keep data. The strings of *e are ordinary Go strings that outlive the
-// next Decode; they share one backing allocation per event, so a caller
-// keeping one small string for long in memory may want strings.Clone. The
+// next Decode; they share chunks of a few KiB with the strings of other
+// events (see Decoder.strings), so a caller keeping one small string for long
+// in memory should strings.Clone it. The
 // slices of *e (Items, Traits, Props) are reused by the next Decode into
 // the same Event and must be copied to be kept.
 func (d *Decoder) Decode(data []byte, stream state.Stream, e *Event) error {

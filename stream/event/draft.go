@@ -9,10 +9,9 @@ import (
 // draft is the event being decoded, with its strings as spans of the
 // record or of Decoder.buf. It holds no pointer, so that filling it costs
 // no write barrier; Decoder.own then writes each field of the Event once,
-// with its strings in one allocation. Writing the strings of an Event one
+// with its strings in the text arena. Writing the strings of an Event one
 // by one, aliasing the record, and again in their own buffer would cost a
-// write barrier per string twice over while the garbage collector runs,
-// which at one allocation per event is much of the time.
+// write barrier per string twice over while the garbage collector runs.
 //
 // Its fields mirror those of Event, Context, Item, state.Trait and Prop;
 // TestOwnCoversEveryString checks that every string of an Event has one.
@@ -92,9 +91,9 @@ func (v *draft) identifiers() int {
 }
 
 // own writes the decoded event into *e, every field of it. Its strings
-// share one new allocation, the only one of a successful Decode, so that
-// e aliases neither the record nor the decoder's buffers; its slices
-// reuse the capacity of e's. Every field of Event must be written here;
+// are copied into the decoder's text arena (see Decoder.arena), so that e
+// aliases neither the record nor the decoder's scratch; its slices reuse
+// the capacity of e's. Every field of Event must be written here;
 // TestOwnCoversEveryString checks the strings.
 func (d *Decoder) own(e *Event) {
 	v, c := &d.ev, &d.ev.Context
@@ -113,7 +112,7 @@ func (d *Decoder) own(e *Event) {
 	for i := range d.outProps {
 		n += d.outProps[i].Name.size() + d.outProps[i].Value.size()
 	}
-	o := owner{buf: make([]byte, n), data: d.data, scratch: d.buf}
+	o := owner{buf: d.strings(n), data: d.data, scratch: d.buf}
 
 	items := e.Items[:0]
 	for i := range d.lines {
@@ -167,6 +166,31 @@ func (d *Decoder) own(e *Event) {
 	e.Traits = traits
 	e.Phone = o.str(v.Phone)
 	e.Props = props
+}
+
+// Sizes of the text arena's chunks. A chunk holds the strings of a few
+// dozen typical events; an event with more text than textLarge gets an
+// allocation of its own, so that it neither wastes the rest of a chunk nor
+// pins one.
+const (
+	textChunk = 8 << 10
+	textLarge = 1 << 10
+)
+
+// strings returns n bytes of the text arena: room for the strings of one
+// event. Bytes handed out are never written again, which is what makes the
+// strings immutable, however long they are kept; the chunk they share
+// is freed by the collector once no string of it is referenced.
+func (d *Decoder) strings(n int) []byte {
+	if n > textLarge {
+		return make([]byte, n)
+	}
+	if n > len(d.arena) {
+		d.arena = make([]byte, textChunk)
+	}
+	b := d.arena[:n:n]
+	d.arena = d.arena[n:]
+	return b
 }
 
 // owner fills the buffer of Decoder.own from the record and the

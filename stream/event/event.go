@@ -7,9 +7,10 @@ import (
 )
 
 // Event is one decoded, validated input event. Strings are ordinary Go
-// strings, safe to keep after the next Decode (they share one allocation
-// per event); slices (Items, Traits, Props) are reused by the next Decode
-// into the same Event and must be copied to be kept.
+// strings, safe to keep after the next Decode (they share a chunk of a few
+// KiB with other events' strings: clone one to keep it for long); slices
+// (Items, Traits, Props) are reused by the next Decode into the same Event
+// and must be copied to be kept.
 type Event struct {
 	ID   string
 	Type state.EventType
