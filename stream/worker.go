@@ -567,10 +567,10 @@ func (w *worker) handleInternal(r *kgo.Record) error {
 	if tk.Kind() == 0 {
 		return w.deadLetter(r, reasonBadInternal, "missing or malformed "+HeaderTarget+" header")
 	}
-	if op == opExpire {
+	if string(op) == opExpire {
 		return w.expireAlias(tk, state.Key(alias))
 	}
-	if op == opErase {
+	if string(op) == opErase {
 		// Erasure is idempotent, and comes from the API as well as from
 		// other partitions: it needs no watermark.
 		return w.erase(r, tk, hops)
