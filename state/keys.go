@@ -13,6 +13,10 @@ import (
 //	'p' <partition uint32 BE> 'o' <topic>         next offset to consume, uvarint
 //	'p' <partition uint32 BE> 'x' <seq uint64 BE> outbox record (outbox.go)
 //	'p' <partition uint32 BE> 'w' <source>        watermark of internal records applied from source
+//	'p' <partition uint32 BE> 't' <due uint64 BE> <contact key> 0x00 <name>
+//	                                              durable timer, in due order (timer.go)
+//	'p' <partition uint32 BE> 'u' <contact key> 0x00 <name>
+//	                                              the same timer indexed by contact, value: due + data
 //	'g' <name>                                    instance-wide metadata
 //
 // Contact and alias keys are typed (Key): "c:42", "e:ann@example.com".
@@ -27,6 +31,8 @@ const (
 	kindOffset  = 'o'
 	kindOutbox  = 'x'
 	kindInbox   = 'w'
+	kindTimer   = 't' // timers in due order
+	kindTimerBy = 'u' // timers by contact
 )
 
 const partitionPrefixLen = 5
