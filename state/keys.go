@@ -15,9 +15,12 @@ import (
 //	'p' <partition uint32 BE> 'w' <source>        watermark of internal records applied from source
 //	'p' <partition uint32 BE> 't' <due uint64 BE> <contact key> 0x00 <name>
 //	                                              durable timer, in due order (timer.go)
-//	'p' <partition uint32 BE> 'u' <contact key> 0x00 <name>
-//	                                              the same timer indexed by contact, value: due + data
+//	'p' <partition uint32 BE> 'u' <contact key> 0x00 <name> 0x00 <due uint64 BE>
+//	                                              the same timer indexed by contact
 //	'g' <name>                                    instance-wide metadata
+//
+// Contact keys and timer names never contain 0x00 (the decoder rejects
+// control characters in ids; ArmTimer checks), so 0x00 separates them.
 //
 // Contact and alias keys are typed (Key): "c:42", "e:ann@example.com".
 // Partition numbers are the input topics' partitions: all input topics are

@@ -11,15 +11,16 @@ import (
 )
 
 // Durable timers. A timer belongs to one contact and has a name that is
-// unique for that contact (a trigger rule id, or a name its owner derives);
-// arming a name that is already armed at another due time is the owner's
-// business: it cancels the old one in the same batch. Every timer is stored
+// the owner chooses (a trigger rule id, or a name it derives). A timer is
+// identified by (contact, name, due): arming a name again at another due
+// time adds a second timer, and replacing one is the owner's business (it
+// cancels the old one in the same batch). Every timer is stored
 // twice under the partition's prefix:
 //
 //   - in due order ('t' <due> <contact> 0x00 <name>), so that firing the
 //     timers up to a watermark is one forward scan that stops at the first
 //     timer not yet due;
-//   - by contact ('u' <contact> 0x00 <name>, value: due and data), so that
+//   - by contact ('u' <contact> 0x00 <name> 0x00 <due>), so that
 //     the API can list a contact's timers and an erase can find them
 //     without scanning the whole partition.
 //
@@ -76,18 +77,24 @@ func timerKey(dst []byte, p int32, due int64, contact Key, name string) []byte {
 	return append(dst, name...)
 }
 
-func timerByKey(dst []byte, p int32, contact Key, name string) []byte {
+func timerByKey(dst []byte, p int32, contact Key, name string, due int64) []byte {
+	dst = timerByPrefix(dst, p, contact)
+	dst = append(dst, name...)
+	dst = append(dst, 0)
+	return binary.BigEndian.AppendUint64(dst, dueBits(due))
+}
+
+func timerByPrefix(dst []byte, p int32, contact Key) []byte {
 	dst = appendPartitionPrefix(dst, p)
 	dst = append(dst, kindTimerBy)
 	dst = append(dst, contact...)
-	dst = append(dst, 0)
-	return append(dst, name...)
+	return append(dst, 0)
 }
 
 // ArmTimer stores t, to fire when the partition's watermark reaches t.Due.
 // Arming the same (contact, name, due) again overwrites it; a timer of the
-// same name at another due must be cancelled by the caller (CancelTimer)
-// in the same batch.
+// same name at another due is another timer, which the caller cancels
+// (CancelTimer) in the same batch if it replaces it.
 func (b *Batch) ArmTimer(t *Timer) error {
 	if err := checkTimer(t.Contact, t.Name, t.Data); err != nil {
 		return err
@@ -96,9 +103,7 @@ func (b *Batch) ArmTimer(t *Timer) error {
 	if err := b.b.Set(k, t.Data, nil); err != nil {
 		return fmt.Errorf("arm timer %s/%s: %w", t.Contact, t.Name, err)
 	}
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(t.Data)), uint64(t.Due))
-	v = append(v, t.Data...)
-	if err := b.b.Set(timerByKey(nil, b.pt.p, t.Contact, t.Name), v, nil); err != nil {
+	if err := b.b.Set(timerByKey(nil, b.pt.p, t.Contact, t.Name, t.Due), t.Data, nil); err != nil {
 		return fmt.Errorf("arm timer %s/%s: %w", t.Contact, t.Name, err)
 	}
 	return nil
@@ -114,7 +119,7 @@ func (b *Batch) CancelTimer(contact Key, name string, due int64) error {
 	if err := b.b.Delete(timerKey(nil, b.pt.p, due, contact, name), nil); err != nil {
 		return fmt.Errorf("cancel timer %s/%s: %w", contact, name, err)
 	}
-	if err := b.b.Delete(timerByKey(nil, b.pt.p, contact, name), nil); err != nil {
+	if err := b.b.Delete(timerByKey(nil, b.pt.p, contact, name, due), nil); err != nil {
 		return fmt.Errorf("cancel timer %s/%s: %w", contact, name, err)
 	}
 	return nil
@@ -198,9 +203,10 @@ func (pt *Partition) NextTimer() (int64, bool, error) {
 }
 
 // ContactTimers returns the committed timers of one contact, sorted by
-// name, with their data copied: what `GET /v1/contacts/{id}/timers` lists.
+// name then due, with their data copied: what `GET /v1/contacts/{id}/timers`
+// lists.
 func (pt *Partition) ContactTimers(contact Key) ([]Timer, error) {
-	lo := timerByKey(nil, pt.p, contact, "")
+	lo := timerByPrefix(nil, pt.p, contact)
 	hi := append(lo[:len(lo)-1:len(lo)-1], 1)
 	it, err := pt.s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -213,15 +219,16 @@ func (pt *Partition) ContactTimers(contact Key) ([]Timer, error) {
 			it.Close()
 			return nil, fmt.Errorf("partition %d: timers of %s: %w", pt.p, contact, err)
 		}
-		if len(v) < 8 {
+		rest := it.Key()[len(lo):]
+		if len(rest) < 10 || rest[len(rest)-9] != 0 {
 			it.Close()
-			return nil, fmt.Errorf("partition %d: timer of %s: %w", pt.p, contact, ErrCorrupt)
+			return nil, fmt.Errorf("partition %d: timer key %q: %w", pt.p, it.Key(), ErrCorrupt)
 		}
 		out = append(out, Timer{
 			Contact: contact,
-			Name:    string(it.Key()[len(lo):]),
-			Due:     int64(binary.BigEndian.Uint64(v)),
-			Data:    append([]byte(nil), v[8:]...),
+			Name:    string(rest[:len(rest)-9]),
+			Due:     int64(binary.BigEndian.Uint64(rest[len(rest)-8:]) ^ (1 << 63)),
+			Data:    append([]byte(nil), v...),
 		})
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {

@@ -152,6 +152,28 @@ func TestTimersUncommittedInvisible(t *testing.T) {
 	}
 }
 
+// TestTimerSameNameTwoDues: a timer is (contact, name, due); cancelling
+// one due leaves the other, in both orders.
+func TestTimerSameNameTwoDues(t *testing.T) {
+	s := openTemp(t, t.TempDir())
+	defer s.Close()
+	pt, _ := s.Partition(0)
+	commit(t, pt, func(b *Batch) error {
+		if err := b.ArmTimer(&Timer{Contact: "c:1", Name: "n", Due: 10}); err != nil {
+			return err
+		}
+		return b.ArmTimer(&Timer{Contact: "c:1", Name: "n", Due: 20})
+	})
+	commit(t, pt, func(b *Batch) error { return b.CancelTimer("c:1", "n", 10) })
+	ts, err := pt.ContactTimers("c:1")
+	if err != nil || len(ts) != 1 || ts[0].Due != 20 {
+		t.Fatalf("ContactTimers = %+v, %v", ts, err)
+	}
+	if got := due(t, pt, 100, 0); !slices.Equal(got, []string{"20 c:1 n "}) {
+		t.Fatalf("due = %q", got)
+	}
+}
+
 func TestBadTimer(t *testing.T) {
 	s := openTemp(t, t.TempDir())
 	defer s.Close()
