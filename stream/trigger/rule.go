@@ -272,7 +272,7 @@ type Rule struct {
 	When     Conditions
 	Wait     *Wait
 
-	index int   // position in the rule set
-	line  int   // line in the rule file
+	index int // position in the rule set
+	line  int // line in the rule file
 	kinds causeKind
 }
