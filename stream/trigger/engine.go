@@ -514,11 +514,15 @@ func (e *Engine) Fire(t *state.Timer, c *state.Contact, cs *ContactState, now in
 	p := pending{id: d.id, src: d.src, cause: d.cause, base: d.base, causeType: d.causeType, ref: d.ref, reason: d.reason}
 	switch d.kind {
 	case timerWait, timerDeferred:
-		horizon := t.Due // a wait: unless events before its deadline
+		// A wait is judged as of its deadline (the partition's clock may
+		// be past it), against unless events before it; a deferred
+		// trigger as of when it became due, against unless events up to
+		// the moment it would go out.
+		asOf, horizon := t.Due, t.Due
 		if d.kind == timerDeferred {
-			horizon = at // a deferred trigger: any time before it goes out
+			asOf, horizon = d.base, at
 		}
-		if !e.when(r, c, at) || r.Wait != nil && e.unlessSeen(r, c, d.cause, horizon) {
+		if !e.when(r, c, asOf) || r.Wait != nil && e.unlessSeen(r, c, d.cause, horizon) {
 			rm.cancelled.Inc()
 			return acts, nil
 		}

@@ -93,6 +93,16 @@ var testNow = time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T, rules string) *harness {
 	t.Helper()
+	st, err := state.Open("/db", state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newHarnessOn(t, rules, st)
+}
+
+func newHarnessOn(t *testing.T, rules string, st *state.Store) *harness {
+	t.Helper()
 	var rs *RuleSet
 	var err error
 	if rules == "" {
@@ -111,11 +121,6 @@ func newHarness(t *testing.T, rules string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Open("/db", state.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	pt, err := st.Partition(0)
 	if err != nil {
 		t.Fatal(err)
