@@ -633,6 +633,9 @@ func (e *Engine) scheduleReason(r *Rule, c *state.Contact, due int64) string {
 	case scheduleAnniversary:
 		loc := e.zone(c)
 		years := time.UnixMilli(due).In(loc).Year() - time.UnixMilli(c.Orders.First).In(loc).Year()
+		if years == 1 {
+			return "1 year since the first order"
+		}
 		return strconv.Itoa(years) + " years since the first order"
 	case scheduleTraitDate:
 		v, _ := c.Trait(s.Trait)

@@ -44,6 +44,7 @@ type harness struct {
 // emission is one emitted trigger, decoded from its payload.
 type emission struct {
 	Topic     string
+	Raw       string // the payload as published
 	Header    string // kairos.trigger_id header
 	TriggerID string `json:"trigger_id"`
 	ContactID string `json:"contact_id"`
@@ -182,6 +183,7 @@ func (h *harness) commit(k state.Key, cs *ContactState, acts []Action) {
 			h.t.Fatalf("payload %s: %v", a.Record.Value, err)
 		}
 		e.Topic = a.Record.Topic
+		e.Raw = string(a.Record.Value)
 		for _, hd := range a.Record.Headers {
 			if hd.Key == HeaderTriggerID {
 				e.Header = string(hd.Value)
@@ -278,6 +280,13 @@ func (h *harness) idle(at string) {
 	h.wall = time.UnixMilli(ms(at)).UTC()
 	h.wall = h.wall.Add(time.Hour) // far past the idle threshold of any topic
 	h.fire(ms(at))
+}
+
+// tick idles hour by hour from one event time to another.
+func (h *harness) tick(from, to string) {
+	for t := ms(from); t <= ms(to); t += 3600 * 1000 {
+		h.idle(time.UnixMilli(t).UTC().Format(time.RFC3339))
+	}
 }
 
 // take returns the emissions since the last take.

@@ -194,7 +194,7 @@ rules:
 		}
 		h.idle("2026-03-10T10:00:00Z")
 		got := h.expect("customer-anniversary", "one year")
-		if !strings.Contains(got[0].Reason, "1 years") {
+		if got[0].Reason != "1 year since the first order" {
 			t.Fatalf("reason %q", got[0].Reason)
 		}
 		if tm := h.timers("c:42"); !strings.Contains(tm, "customer-anniversary@2027-03-10T10:00:00Z") {

@@ -618,7 +618,10 @@ func (ps *parser) rule(n *yaml.Node, path string) (*Rule, error) {
 		default:
 			return nil, ps.fail(k, join(path, "kind"), "%q: must be marketing or service", s)
 		}
-	} else if r.Channel != ChannelSales {
+	} else if r.Channel == ChannelSales {
+		// A notice to the sales team is not a message to the contact.
+		r.Kind = Service
+	} else {
 		return nil, ps.fail(f.n, join(path, "kind"), "required: marketing (obeys consent, pressure, quiet hours) or service (transactional)")
 	}
 	if l := f.get("list"); l != nil {
