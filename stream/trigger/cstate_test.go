@@ -183,3 +183,25 @@ func FuzzPayload(f *testing.F) {
 func validUTF8(s string) bool {
 	return json.Valid([]byte(strconv.Quote(s))) && string([]rune(s)) == s
 }
+
+// FuzzParseRules: a rule file, however broken, is an error, never a panic,
+// and an accepted one builds an engine.
+func FuzzParseRules(f *testing.F) {
+	f.Add(DefaultRulesYAML())
+	f.Add([]byte("version: \"1\"\nrules:\n  - {id: a, journey: welcome, channel: email, kind: marketing, on: {event: signup}, wait: {for: 1h}}\n"))
+	f.Add([]byte("version: \"1\"\npolicy: {quiet_hours: {start: \"21:00\", end: \"21:00\"}}\nrules: [{id: b, journey: loyalty, channel: sales, schedule: {trait_date: x, offset: -1d}}]\n"))
+	f.Add([]byte("a: &x [*x]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := ParseRules("fuzz.yaml", data)
+		if err != nil {
+			var re *RuleError
+			if !errors.As(err, &re) {
+				t.Fatalf("error %T %v, want *RuleError", err, err)
+			}
+			return
+		}
+		if _, err := NewEngine(rs, DefaultTopics(), nil); err != nil {
+			t.Fatalf("accepted rules do not build an engine: %v", err)
+		}
+	})
+}

@@ -171,7 +171,8 @@ type Input struct {
 	Source Source
 	// Now is the partition's event-time clock (its watermark), Unix ms:
 	// a late event's trigger is judged, for expiry and pressure, at Now,
-	// not in the past. 0 means the event's time.
+	// not in the past. 0 means the event's time; an input without event
+	// needs it (it is the refresh's instant).
 	Now int64
 	// PAliveBefore and PAliveAfter are the churn model's P(alive) before
 	// and after, for p_alive_below clauses; NaN when not computed.
@@ -281,6 +282,9 @@ func (e *Engine) Evaluate(in *Input, acts []Action) []Action {
 		if t >= state.NumEventTypes {
 			return acts
 		}
+	}
+	if in.Event == nil && in.Now <= 0 {
+		return acts // a refresh needs its instant: nothing to judge it at
 	}
 	at := max(causeAt, in.Now)
 
