@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -40,6 +41,10 @@ type Timer struct {
 	// stores it and does not look inside. At most MaxTimerData bytes.
 	Data []byte
 }
+
+// ID names the timer deterministically among its contact's timers, for
+// the API: "<name>@<due, Unix ms>".
+func (t *Timer) ID() string { return t.Name + "@" + strconv.FormatInt(t.Due, 10) }
 
 // Bounds of a timer.
 const (

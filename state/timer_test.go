@@ -123,6 +123,9 @@ func TestTimers(t *testing.T) {
 		t.Fatalf("ContactTimers(c:42) = %+v", ts)
 	}
 	// "c:4" is a prefix of "c:42": its listing must not include c:42's.
+	if id := ts[0].ID(); id != "abandoned-cart@500" {
+		t.Fatalf("ID = %q", id)
+	}
 	if ts, err := pt.ContactTimers("c:4"); err != nil || len(ts) != 1 || ts[0].Name != "z" {
 		t.Fatalf("ContactTimers(c:4) = %+v, %v", ts, err)
 	}

@@ -27,6 +27,11 @@
 // the batch. Fire re-checks the rule against the current state, so an
 // order that arrived a second before the deadline wins.
 //
+// When identity resolution absorbs a profile into another, the absorbed
+// key's timers are deleted (state.Batch.DeleteContactTimers) with its
+// record, and its ContactState dropped: the surviving contact's own state
+// and timers go on. An erase deletes the contact's timers the same way.
+//
 // Emitted triggers are outbox records (state.OutboxRecord) on
 // kairos.triggers.<channel>, keyed by the contact's id, relayed by the
 // engine's idempotent producer after the batch committed. Their id

@@ -492,9 +492,9 @@ func (e *Engine) coolingDown(r *Rule, cs *ContactState, at int64) bool {
 // the deadline, cooldown) and the trigger goes to the contact policy, or a
 // scheduled rule arms its next occurrence. A timer the contact's state
 // does not list (cancelled or replaced in a batch not yet committed) is
-// only deleted. pAlive is unused by today's timers and reserved for
-// re-evaluations. The caller stores cs, which is changed whenever the
-// timer was the one cs lists.
+// only deleted. The caller stores cs, which is changed whenever the timer
+// was the one cs lists. An error means the timer's data is corrupt: the
+// returned actions still delete it, and the partition can go on.
 func (e *Engine) Fire(t *state.Timer, c *state.Contact, cs *ContactState, now int64, acts []Action) ([]Action, error) {
 	acts = append(acts, Action{Op: OpCancel, Timer: state.Timer{Contact: t.Contact, Name: t.Name, Due: t.Due}})
 	i := cs.timer(t.Name)
