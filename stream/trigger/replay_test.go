@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -112,5 +113,30 @@ func TestTriggerID(t *testing.T) {
 		if other == a {
 			t.Fatal("different causes share an id")
 		}
+	}
+}
+
+// TestFireStaleTimer: a timer the contact's state no longer lists (an
+// order cancelled it in the batch being built, which DueTimers cannot see
+// yet) is only deleted; a timer with corrupt data is deleted and reported.
+func TestFireStaleTimer(t *testing.T) {
+	h := newHarness(t, "")
+	h.send(ev("a1", "add_to_cart", c42, "2026-03-10T10:00:00Z", `{"sku":"S","price":1}`))
+	ts, err := h.pt.ContactTimers("c:42")
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("timers %+v %v", ts, err)
+	}
+	c, cs := h.contact("c:42")
+	cs.Reset() // as if an order had cancelled it in the open batch
+	acts, err := h.eng.Fire(&ts[0], c, cs, ms("2026-03-10T12:00:00Z"), nil)
+	if err != nil || len(acts) != 1 || acts[0].Op != OpCancel || acts[0].Timer.Due != ts[0].Due {
+		t.Fatalf("stale fire: %+v %v", acts, err)
+	}
+	_, cs = h.contact("c:42")
+	bad := ts[0]
+	bad.Data = []byte{9}
+	acts, err = h.eng.Fire(&bad, c, cs, ms("2026-03-10T12:00:00Z"), nil)
+	if !errors.Is(err, ErrCorruptState) || len(acts) != 1 || acts[0].Op != OpCancel {
+		t.Fatalf("corrupt fire: %+v %v", acts, err)
 	}
 }
