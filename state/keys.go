@@ -14,7 +14,14 @@ import (
 //	'p' <partition uint32 BE> 'x' <seq uint64 BE> outbox record (outbox.go)
 //	'p' <partition uint32 BE> 'w' <source>        watermark of internal records applied from source
 //	'p' <partition uint32 BE> 'z' <sha256 of key> tombstone of an erased id: its erasure receipt (erase.go)
+//	'p' <partition uint32 BE> 't' <due uint64 BE> <contact key> 0x00 <name>
+//	                                              durable timer, in due order (timer.go)
+//	'p' <partition uint32 BE> 'u' <contact key> 0x00 <name> 0x00 <due uint64 BE>
+//	                                              the same timer indexed by contact
 //	'g' <name>                                    instance-wide metadata
+//
+// Contact keys and timer names never contain 0x00 (the decoder rejects
+// control characters in ids; ArmTimer checks), so 0x00 separates them.
 //
 // Contact and alias keys are typed (Key): "c:42", "e:ann@example.com".
 // Partition numbers are the input topics' partitions: all input topics are
@@ -28,6 +35,8 @@ const (
 	kindOffset  = 'o'
 	kindOutbox  = 'x'
 	kindInbox   = 'w'
+	kindTimer   = 't' // timers in due order
+	kindTimerBy = 'u' // timers by contact
 )
 
 const partitionPrefixLen = 5
