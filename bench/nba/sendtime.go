@@ -1,0 +1,3 @@
+package main
+
+func runSendTime(contacts int, seed uint64) error { return nil }
