@@ -56,7 +56,7 @@ func Verdicts() []Verdict { return []Verdict{Human, MachineFast, MachineUserAgen
 // concurrent use (the counts are atomic), so all partition workers can
 // share one.
 type Filter struct {
-	minDelay int64 // ms; < 0 disabled
+	minDelay int64    // ms; < 0 disabled
 	agents   [][]byte // lower-case
 	nets     []netip.Prefix
 	counts   [numVerdicts]atomic.Uint64
