@@ -82,3 +82,39 @@ func TestOBDReplay(t *testing.T) {
 		t.Errorf("Thompson IPW %.4f is significantly below the random policy's %.4f", res.ipw, ctr)
 	}
 }
+
+// TestSendTime is the send-time evaluation: on a synthetic population with
+// known preferred hours, the model's chosen hour beats the best single
+// global hour clearly, does at least as well as the contact's own history
+// without the prior, and approaches the oracle as history grows.
+func TestSendTime(t *testing.T) {
+	lengths := []int{0, 2, 20, 100}
+	rows, fit, err := sendTimeTable(4000, 7, lengths)
+	if err != nil {
+		t.Skip("time zones unavailable:", err)
+	}
+	t.Logf("fit: β %.1f γ %.1f rate %.3f", fit.Strength, fit.DayStrength, fit.Rate)
+	closed := make([]float64, len(rows))
+	for i, r := range rows {
+		closed[i] = (r.model - r.global) / (r.oracle - r.global)
+		t.Logf("%3d events: global %.3f own %.3f model %.3f oracle %.3f (gap closed %.2f)", r.events, r.global, r.ownOnly, r.model, r.oracle, closed[i])
+		if r.events > 0 && r.model < r.ownOnly {
+			t.Errorf("%d events: model %.3f below own history alone %.3f", r.events, r.model, r.ownOnly)
+		}
+		if i > 0 && closed[i] <= closed[i-1] {
+			t.Errorf("%d events: gap closed %.2f did not grow from %.2f", r.events, closed[i], closed[i-1])
+		}
+	}
+	if math.Abs(rows[0].model/rows[0].global-1) > 0.02 {
+		t.Errorf("without history the model (%.3f) should be the global hour (%.3f)", rows[0].model, rows[0].global)
+	}
+	if rows[1].model < 1.2*rows[1].global {
+		t.Errorf("2 events: model %.3f not clearly above the global hour %.3f", rows[1].model, rows[1].global)
+	}
+	if rows[2].model < 1.4*rows[2].global {
+		t.Errorf("20 events: model %.3f not clearly above the global hour %.3f", rows[2].model, rows[2].global)
+	}
+	if closed[3] < 0.85 {
+		t.Errorf("100 events: only %.0f%% of the gap to the oracle closed", 100*closed[3])
+	}
+}

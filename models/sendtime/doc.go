@@ -22,16 +22,22 @@
 // # Model
 //
 // A contact's engagement over the 168 hours of its local week (Monday
-// 00:00 is bin 0) is a distribution θ with a Dirichlet(α·π) prior: π is
-// the population's (or segment's) hour-of-week distribution and α its
-// strength, estimated from the population by the method of moments on
+// 00:00 is bin 0) is a distribution θ. Its prior is nested, because
+// people keep hours more than weekdays: the hour-of-day profile (24
+// bins, the days pooled) is Dirichlet around the population's (or
+// segment's) with strength β, and the split of each hour over the seven
+// days is Dirichlet around the population's split with strength γ. π, β
+// and γ are estimated from the population by the method of moments on
 // the Dirichlet-multinomial (Prior.Fit documents the estimator). The
 // posterior mean of θ is the contact's decayed counts shrunk towards the
-// prior, (n_h + α·π_h)/(N + α): a contact with two opens gets mostly the
-// population's answer, one with two hundred its own. A message sent at
-// the start of hour h engages with probability 1 − (1 − r)^(168·θ_h), r
-// the contact's opens per delivery shrunk towards the population's rate
-// with a Beta prior (strength also by the method of moments). A share of
+// prior: a contact with two opens gets mostly the population's answer,
+// nudged towards its hours on every day, one with two hundred its own. A message sent at
+// the start of hour h engages with probability 1 − (1 − r)^L_h, with the
+// lift L_h = 1 − κ + κ·168·θ_h (κ the timing-sensitive share of
+// engagement, an assumption: the state holds no sends per hour to
+// estimate it) and r the contact's opens per delivery shrunk towards the
+// population's rate with a Beta prior (strength also by the method of
+// moments). A share of
 // answers (Options.Explore) picks a plausible non-best hour, so the
 // model keeps learning outside the contact's habit.
 //

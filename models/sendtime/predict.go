@@ -28,7 +28,17 @@ type Options struct {
 	// Seed makes the exploration draw deterministic (use a hash of the
 	// contact id and the request, or the trigger id).
 	Seed uint64
+	// Sensitivity κ (0..1] is the share of engagement that depends on
+	// when a message arrives; the rest happens whenever the contact looks.
+	// 0 means DefaultSensitivity. It scales the predicted probabilities,
+	// never the order of the hours.
+	Sensitivity float64
 }
+
+// DefaultSensitivity is Options.Sensitivity's default: half of engagement
+// is timing-dependent, so the best hour of a contact who engages at one
+// hour only does about 2× better than the average hour, not 168×.
+const DefaultSensitivity = 0.5
 
 // Hour is the prediction for one hour slot of the window.
 type Hour struct {
@@ -106,11 +116,16 @@ func Slots(from time.Time, within time.Duration) int {
 // slot of the window.
 //
 // The contact's engagement-time distribution θ over the 168 hours of its
-// week has the Dirichlet posterior of the prior Dirichlet(α·π) and its
-// decayed counts n: E[θ_h] = (n_h + απ_h)/(N + α). A message sent at the
-// start of hour h engages with probability p_h = 1 − (1 − r)^(168·θ_h),
-// r the contact's engagement rate shrunk towards the population's: p_h
-// is r when θ is flat and grows, bounded by 1, where the contact's
+// week is the nested posterior of Prior.Fit's model given its decayed
+// counts n (m_d the counts at hour of day d, all days, N the total):
+// E[θ_(day,d)] = (m_d + β·π24_d)/(N + β) · (n_(day,d) + γ·π_(day,d)/π24_d)/(m_d + γ),
+// the contact's own hour-of-day profile shrunk towards the population's,
+// times its own weekday split at that hour shrunk towards the
+// population's. A message sent at the
+// start of hour h engages with probability p_h = 1 − (1 − r)^L_h with
+// the lift L_h = 1 − κ + κ·168·θ_h (κ = Options.Sensitivity) and r the
+// contact's engagement rate shrunk towards the population's: p_h is
+// about r when θ is flat and grows, bounded by 1, where the contact's
 // engagement concentrates. SD is the delta-method standard deviation
 // from θ_h's Beta marginal. It allocates nothing.
 func Predict(in Input, fit *Fit, from time.Time, within time.Duration, opt Options, out []Hour) (Result, error) {
@@ -129,24 +144,41 @@ func Predict(in Input, fit *Fit, from time.Time, within time.Duration, opt Optio
 		loc = time.UTC
 	}
 	var total float64
+	var m [24]float64
 	if in.Hist != nil {
-		for _, v := range in.Hist {
+		for h, v := range in.Hist {
 			if v > 0 {
 				total += float64(v)
+				m[h%24] += float64(v)
 			}
 		}
 	}
-	alpha := fit.Strength
-	A := total + alpha
+	pi24 := daily(&fit.Mean)
+	beta, gamma := fit.Strength, fit.DayStrength
+	if !(beta > 0) {
+		beta = DefaultStrength
+	}
+	if !(gamma > 0) {
+		gamma = DefaultDayStrength
+	}
+	A := total + beta
 	res := Result{Weight: total / A}
 	if res.Weight >= 0.5 {
 		res.Source = SourceContact
 	}
 	o := min(in.Opens, in.Delivered)
-	r := (float64(o) + fit.Rate*fit.RateStrength) / (float64(in.Delivered) + fit.RateStrength)
+	rateStrength := max(fit.RateStrength, 0)
+	r := (float64(o) + fit.Rate*rateStrength) / (float64(in.Delivered) + rateStrength)
+	if math.IsNaN(r) {
+		r = DefaultRate
+	}
 	r = min(max(r, 1e-6), 1-1e-6)
 	res.Rate = r
 	lnq := math.Log1p(-r) // ln(1−r) < 0
+	kappa := opt.Sensitivity
+	if !(kappa > 0 && kappa <= 1) {
+		kappa = DefaultSensitivity
+	}
 	start := from
 	best := -1.0
 	for i := range n {
@@ -154,16 +186,29 @@ func Predict(in Input, fit *Fit, from time.Time, within time.Duration, opt Optio
 			start = from.Truncate(time.Hour).Add(time.Duration(i) * time.Hour)
 		}
 		bin := binOf(start, loc)
+		d := bin % 24
 		var c float64
 		if in.Hist != nil && in.Hist[bin] > 0 {
 			c = float64(in.Hist[bin])
 		}
-		a := c + alpha*fit.Mean[bin]
-		theta := a / A
-		sdTheta := math.Sqrt(a * (A - a) / (A * A * (A + 1)))
-		e := math.Exp(Bins * theta * lnq)
+		// Hour of day: φ_d ~ Beta(a, A−a).
+		a := m[d] + beta*pi24[d]
+		phi := a / A
+		varPhi := a * (A - a) / (A * A * (A + 1))
+		// The day, given the hour: ψ ~ Beta(b, B−b).
+		w := 1.0 / 7
+		if pi24[d] > 0 {
+			w = fit.Mean[bin] / pi24[d]
+		}
+		b := c + gamma*w
+		B := m[d] + gamma
+		psi := b / B
+		varPsi := b * (B - b) / (B * B * (B + 1))
+		theta := phi * psi
+		sdTheta := math.Sqrt(max((varPhi+phi*phi)*(varPsi+psi*psi)-theta*theta, 0))
+		e := math.Exp((1 - kappa + kappa*Bins*theta) * lnq)
 		p := 1 - e
-		sd := -Bins * lnq * e * sdTheta
+		sd := -kappa * Bins * lnq * e * sdTheta
 		out[i] = Hour{Start: start, P: p, SD: min(sd, 0.5)}
 		if p > best {
 			best, res.Index = p, i

@@ -15,19 +15,23 @@ const Bins = state.HoursPerWeek
 
 // Prior is the mergeable population (or segment) summary the send-time
 // prior is fitted from. It holds sums over contacts, so partitions merge
-// by adding and the fit is the same with one instance or twenty:
+// by adding and the fit is the same with one instance or twenty. With
+// n_ih a contact's decayed count in hour-of-week h, m_id = Σ_days n_i,(day,d)
+// its count at hour of day d, and N_i its total:
 //
-//	S[h] = Σ_i n_ih          (engagement per bin, over contacts)
-//	Q[h] = Σ_i n_ih² / N_i   (for the dispersion between contacts)
-//	T    = Σ_i N_i,  M = number of contacts with N_i > 0
+//	S[h]   = Σ_i n_ih                    the population's hour-of-week histogram
+//	Q24[d] = Σ_i m_id² / N_i             dispersion of contacts' hour-of-day profiles
+//	Q7[h]  = Σ_i n_ih² / m_i,d(h)        dispersion of their weekday split within an hour
+//	T = Σ_i N_i, M = contacts with N_i > 0, Pairs = (contact, hour of day) pairs with m_id > 0
 //
-// plus opens and deliveries for the population engagement rate. n_ih are
-// the contact's decayed counts (state.EmailStats.HourOfWeek) and N_i
-// their sum. Not safe for concurrent use.
+// plus opens and deliveries for the population engagement rate. Not safe
+// for concurrent use.
 type Prior struct {
-	S, Q       [Bins]float64
+	S, Q7      [Bins]float64
+	Q24        [24]float64
 	T          float64
 	M          uint64
+	Pairs      uint64
 	Opens      uint64
 	Delivered  uint64
 	RateMoment [2]float64 // Σ r_i, Σ r_i² of contacts' open rates (with ≥ 1 delivery)
@@ -38,9 +42,11 @@ type Prior struct {
 // when unknown). Empty histograms count only for the rate.
 func (p *Prior) Add(hist *[Bins]float32, opens, delivered uint32) {
 	var n float64
-	for _, v := range hist {
+	var m [24]float64
+	for h, v := range hist {
 		if v > 0 {
 			n += float64(v)
+			m[h%24] += float64(v)
 		}
 	}
 	if n > 0 {
@@ -48,7 +54,13 @@ func (p *Prior) Add(hist *[Bins]float32, opens, delivered uint32) {
 			if v > 0 {
 				x := float64(v)
 				p.S[h] += x
-				p.Q[h] += x * x / n
+				p.Q7[h] += x * x / m[h%24]
+			}
+		}
+		for d, x := range m {
+			if x > 0 {
+				p.Q24[d] += x * x / n
+				p.Pairs++
 			}
 		}
 		p.T += n
@@ -69,10 +81,14 @@ func (p *Prior) Add(hist *[Bins]float32, opens, delivered uint32) {
 func (p *Prior) Merge(o *Prior) {
 	for h := range p.S {
 		p.S[h] += o.S[h]
-		p.Q[h] += o.Q[h]
+		p.Q7[h] += o.Q7[h]
+	}
+	for d := range p.Q24 {
+		p.Q24[d] += o.Q24[d]
 	}
 	p.T += o.T
 	p.M += o.M
+	p.Pairs += o.Pairs
 	p.Opens += o.Opens
 	p.Delivered += o.Delivered
 	p.RateMoment[0] += o.RateMoment[0]
@@ -80,13 +96,17 @@ func (p *Prior) Merge(o *Prior) {
 	p.RateN += o.RateN
 }
 
-// Fit is a fitted prior: the population's hour-of-week distribution, the
-// Dirichlet strength that shrinks a contact's histogram towards it, and
-// the population engagement rate with its Beta strength. Immutable.
+// Fit is a fitted prior: the population's hour-of-week distribution and
+// the strengths that shrink a contact's histogram towards it, and the
+// population engagement rate with its Beta strength. Immutable.
 type Fit struct {
 	Mean [Bins]float64 // π: sums to 1
-	// Strength α: a contact's histogram weighs N/(N+α) against the prior.
+	// Strength β shrinks a contact's hour-of-day profile (24 bins, all
+	// days pooled) towards the population's: its own weighs N/(N+β).
 	Strength float64
+	// DayStrength γ shrinks how the contact's engagement at an hour of
+	// day splits over the seven days towards the population's split.
+	DayStrength float64
 	// Rate is the population's opens per delivery; RateStrength the
 	// pseudo-deliveries a contact's own rate is shrunk with.
 	Rate, RateStrength float64
@@ -95,7 +115,8 @@ type Fit struct {
 
 // Defaults when the population is too small to estimate.
 const (
-	DefaultStrength     = 10
+	DefaultStrength     = 5
+	DefaultDayStrength  = 10
 	DefaultRate         = 0.2
 	DefaultRateStrength = 20
 	minContacts         = 50 // below this, the strengths are the defaults
@@ -103,26 +124,40 @@ const (
 
 // Uniform is the prior without any data: every hour equally likely.
 func Uniform() *Fit {
-	f := &Fit{Strength: DefaultStrength, Rate: DefaultRate, RateStrength: DefaultRateStrength}
+	f := &Fit{Strength: DefaultStrength, DayStrength: DefaultDayStrength, Rate: DefaultRate, RateStrength: DefaultRateStrength}
 	for h := range f.Mean {
 		f.Mean[h] = 1.0 / Bins
 	}
 	return f
 }
 
+// daily sums an hour-of-week distribution over the days.
+func daily(mean *[Bins]float64) (d [24]float64) {
+	for h, m := range mean {
+		d[h%24] += m
+	}
+	return d
+}
+
 // Fit estimates the prior by the method of moments.
 //
-// Mean: π_h = (S_h + ε)/(T + Bins·ε), ε = 0.01 so that no hour has zero
+// Mean: π_h = (S_h + ε)/(T + Bins·ε), ε = 0.01, so that no hour has zero
 // prior mass.
 //
-// Strength: if a contact's counts are Dirichlet-multinomial, n_i ~
-// DM(N_i, α·π), then E[Σ_h (n_ih − N_i π_h)²/(N_i π_h)] =
-// (Bins−1)·(1 + (N_i−1)·ρ) with ρ = 1/(1+α), the intra-contact
-// correlation. Summing over contacts, the left side is Σ_h Q_h/π_h − T,
-// so ρ̂ = ((Σ_h Q_h/π_h − T)/(Bins−1) − M)/(T − M) and α̂ = 1/ρ̂ − 1,
-// clamped to [0.5, 10000]. Decayed counts are not integers; they are
-// used as counts, which slightly understates how little a heavily decayed
-// history says (a documented approximation).
+// The model is nested, because people keep hours more than weekdays: a
+// contact's hour-of-day profile φ (24 bins) ~ Dirichlet(β·π24), and
+// within each hour of day d its split over the days ψ_d (7 bins) ~
+// Dirichlet(γ·π_(·,d)/π24_d); θ_(day,d) = φ_d·ψ_d,day. Two opens at 9:00 on
+// Tuesday so say something about 9:00 on Wednesday.
+//
+// Strengths: if counts x_i ~ Dirichlet-multinomial(K_i, s·w) over k bins,
+// E[Σ_b (x_ib − K_i w_b)²/(K_i w_b)] = (k−1)·(1 + (K_i−1)·ρ), ρ = 1/(1+s).
+// Summed over contacts the left side is Σ_b (Σ_i x_ib²/K_i)/w_b − Σ_i K_i,
+// which the sums hold (Q24 with K_i = N_i, k = 24; Q7 with K = m_id over
+// the Pairs, k = 7), so ρ̂ = ((left)/(k−1) − units)/(Σ K − units) and
+// strength 1/ρ̂ − 1, clamped to [0.5, 10000]. Decayed counts are not
+// integers; they are used as counts, which slightly understates how
+// little a heavily decayed history says (a documented approximation).
 //
 // Rate: opens/deliveries pooled; its Beta strength by the method of
 // moments on contacts' rates: κ = m(1−m)/v − 1, with v the between-
@@ -135,18 +170,18 @@ func (p *Prior) Fit() *Fit {
 		f.Mean[h] = (p.S[h] + eps) / (p.T + Bins*eps)
 	}
 	f.Contacts = p.M
-	if p.M >= minContacts && p.T > float64(p.M) {
+	pi24 := daily(&f.Mean)
+	if p.M >= minContacts {
 		var chi float64
-		for h := range p.Q {
-			chi += p.Q[h] / f.Mean[h]
+		for d := range p.Q24 {
+			chi += p.Q24[d] / pi24[d]
 		}
-		chi -= p.T
-		rho := (chi/(Bins-1) - float64(p.M)) / (p.T - float64(p.M))
-		if rho > 0 && !math.IsNaN(rho) {
-			f.Strength = min(max(1/rho-1, 0.5), 10000)
-		} else {
-			f.Strength = 10000 // no more dispersion than sampling noise: contacts are alike
+		f.Strength = momStrength(chi-p.T, 24, float64(p.M), p.T)
+		chi = 0
+		for h := range p.Q7 {
+			chi += p.Q7[h] / (f.Mean[h] / pi24[h%24])
 		}
+		f.DayStrength = momStrength(chi-p.T, 7, float64(p.Pairs), p.T)
 	}
 	if p.Delivered > 0 {
 		f.Rate = float64(p.Opens) / float64(p.Delivered)
@@ -161,10 +196,23 @@ func (p *Prior) Fit() *Fit {
 	return f
 }
 
+// momStrength solves the Dirichlet-multinomial moment equation
+// chi = (k−1)·(units + ρ·(trials − units)) for ρ and returns 1/ρ − 1.
+func momStrength(chi float64, k int, units, trials float64) float64 {
+	if trials <= units {
+		return 10000 // every unit a single trial: nothing to measure dispersion on
+	}
+	rho := (chi/float64(k-1) - units) / (trials - units)
+	if !(rho > 0) {
+		return 10000 // no more dispersion than sampling noise: contacts are alike
+	}
+	return min(max(1/rho-1, 0.5), 10000)
+}
+
 const priorVersion = 1
 
 // PriorBytes is the size of an encoded Prior.
-const PriorBytes = 1 + 8*2*Bins + 8*7
+const PriorBytes = 1 + 8*(2*Bins+24) + 8*8
 
 // AppendBinary appends the fixed-size encoding of p.
 func (p *Prior) AppendBinary(b []byte) ([]byte, error) {
@@ -172,11 +220,15 @@ func (p *Prior) AppendBinary(b []byte) ([]byte, error) {
 	for h := range p.S {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.S[h]))
 	}
-	for h := range p.Q {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Q[h]))
+	for h := range p.Q7 {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Q7[h]))
+	}
+	for d := range p.Q24 {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Q24[d]))
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.T))
 	b = binary.LittleEndian.AppendUint64(b, p.M)
+	b = binary.LittleEndian.AppendUint64(b, p.Pairs)
 	b = binary.LittleEndian.AppendUint64(b, p.Opens)
 	b = binary.LittleEndian.AppendUint64(b, p.Delivered)
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.RateMoment[0]))
@@ -208,14 +260,20 @@ func (p *Prior) UnmarshalBinary(b []byte) error {
 	for h := range out.S {
 		out.S[h] = f()
 	}
-	for h := range out.Q {
-		out.Q[h] = f()
+	for h := range out.Q7 {
+		out.Q7[h] = f()
 	}
-	out.T, out.M, out.Opens, out.Delivered = f(), u(), u(), u()
+	for d := range out.Q24 {
+		out.Q24[d] = f()
+	}
+	out.T, out.M, out.Pairs, out.Opens, out.Delivered = f(), u(), u(), u(), u()
 	out.RateMoment[0], out.RateMoment[1], out.RateN = f(), f(), u()
 	ok := out.T >= 0 && out.Opens <= out.Delivered && !math.IsInf(out.T, 0)
 	for h := range out.S {
-		ok = ok && out.S[h] >= 0 && out.Q[h] >= 0 && !math.IsInf(out.S[h], 0) && !math.IsInf(out.Q[h], 0)
+		ok = ok && out.S[h] >= 0 && out.Q7[h] >= 0 && !math.IsInf(out.S[h], 0) && !math.IsInf(out.Q7[h], 0)
+	}
+	for d := range out.Q24 {
+		ok = ok && out.Q24[d] >= 0 && !math.IsInf(out.Q24[d], 0)
 	}
 	if !ok || math.IsNaN(out.RateMoment[0]+out.RateMoment[1]) {
 		return fmt.Errorf("%w: negative, infinite or NaN sums", ErrBadPrior)

@@ -96,6 +96,60 @@ func TestFitRecoversStrength(t *testing.T) {
 	}
 }
 
+// TestFitRecoversNestedStrengths draws contacts from the nested model
+// itself (hour-of-day profile, then the weekday split of each hour) and
+// checks that the method of moments finds both strengths.
+func TestFitRecoversNestedStrengths(t *testing.T) {
+	pi := dailyRhythm()
+	var pi24 [24]float64
+	for h, m := range pi {
+		pi24[h%24] += m
+	}
+	for _, tc := range []struct{ beta, gamma float64 }{{3, 30}, {15, 5}, {50, 50}} {
+		r := rand.New(rand.NewPCG(uint64(tc.beta), uint64(tc.gamma)))
+		var p Prior
+		for i := range 4000 {
+			var phi [24]float64
+			var s float64
+			for d := range phi {
+				phi[d] = gammaDraw(r, tc.beta*pi24[d])
+				s += phi[d]
+			}
+			var theta [Bins]float64
+			for d := range phi {
+				var psi [7]float64
+				var ps float64
+				for day := range psi {
+					psi[day] = gammaDraw(r, tc.gamma*pi[day*24+d]/pi24[d])
+					ps += psi[day]
+				}
+				for day := range psi {
+					theta[day*24+d] = phi[d] / s * psi[day] / ps
+				}
+			}
+			var hist [Bins]float32
+			for range 5 + i%60 {
+				u := r.Float64()
+				for h := range theta {
+					u -= theta[h]
+					if u < 0 || h == Bins-1 {
+						hist[h]++
+						break
+					}
+				}
+			}
+			p.Add(&hist, 0, 0)
+		}
+		f := p.Fit()
+		if rel := math.Abs(f.Strength-tc.beta) / tc.beta; rel > 0.2 {
+			t.Errorf("β %v: estimated %v", tc.beta, f.Strength)
+		}
+		if rel := math.Abs(f.DayStrength-tc.gamma) / tc.gamma; rel > 0.25 {
+			t.Errorf("γ %v: estimated %v", tc.gamma, f.DayStrength)
+		}
+	}
+}
+
 func TestFitRateAndSmallPopulations(t *testing.T) {
 	var p Prior
 	if f := p.Fit(); f.Strength != DefaultStrength || f.Rate != DefaultRate || math.Abs(f.Mean[0]-1.0/Bins) > 1e-12 {
@@ -231,7 +285,7 @@ func TestPredictShrinkage(t *testing.T) {
 	}{
 		{"no history: the population's morning peak", Input{}, 9, SourcePrior},
 		{"two opens: their hour leads, but the source is the prior", Input{Hist: few}, 15, SourcePrior},
-		{"two opens on another day say nothing about Tuesday", Input{Hist: &[Bins]float32{15: 2}}, 9, SourcePrior},
+		{"two opens on another day: the population's peak still wins", Input{Hist: &[Bins]float32{15: 2}}, 9, SourcePrior},
 		{"two hundred opens: the contact's own hour", Input{Hist: many}, 15, SourceContact},
 		{"own hour in the contact's zone", Input{Hist: many, Zone: ny}, 15, SourceContact},
 	}
@@ -258,6 +312,17 @@ func TestPredictShrinkage(t *testing.T) {
 				}
 			}
 		})
+	}
+	// In a population whose members keep their hours on every weekday
+	// (a large day strength γ), Monday's opens carry over to Tuesday.
+	steady := &Fit{Mean: *dailyRhythm(), Strength: 5, DayStrength: 50, Rate: 0.2, RateStrength: 20}
+	mondays := Input{Hist: &[Bins]float32{15: 30}}
+	if res, _ := Predict(mondays, steady, tuesday, 24*time.Hour, Options{}, out); res.Best.Hour() != 15 {
+		t.Errorf("γ=50: Monday 15:00 habit gives Tuesday %v", res.Best)
+	}
+	fickle := &Fit{Mean: *dailyRhythm(), Strength: 5, DayStrength: 0.5, Rate: 0.2, RateStrength: 20}
+	if res, _ := Predict(mondays, fickle, tuesday, 24*time.Hour, Options{}, out); res.Best.Hour() != 9 {
+		t.Errorf("γ=0.5: Monday habit should not carry over, got Tuesday %v", res.Best)
 	}
 	// Uncertainty falls with history.
 	a, _ := Predict(Input{Hist: few}, fit, tuesday, 24*time.Hour, Options{}, out)
