@@ -1,8 +1,10 @@
 package nba
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -366,5 +368,72 @@ func BenchmarkExplain(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.Explain(x, nil)
+	}
+}
+
+// TestDecidePruningIsExact compares Decide, which stops once no remaining
+// action can make the top n, with a full walk of the same order that
+// draws for every eligible action: the draws before the stop are the same,
+// and every action after it is bounded below the n-th score, so the
+// rankings must be identical.
+func TestDecidePruningIsExact(t *testing.T) {
+	p := benchPolicy(t, 50)
+	x := baseContext()
+	x.ContactID = controlFreeID(t, p)
+	stagesSeen := []string{"customer", "lead", "visitor", "mql"}
+	for i := range 2000 {
+		x.Stage = stagesSeen[i%len(stagesSeen)]
+		x.CartItems = i % 3
+		id := DecisionID{byte(i), byte(i >> 8), 42}
+		for _, n := range []int{1, 3, 10} {
+			out := make([]Choice, n)
+			got := p.Decide(x, nil, id, out)
+			want := fullWalk(p, x, id, n)
+			if fmt.Sprint(names(got.Choices)) != fmt.Sprint(want) {
+				t.Fatalf("decision %d, n=%d, stage %s: pruned %v, full %v", i, n, x.Stage, names(got.Choices), want)
+			}
+		}
+	}
+}
+
+func fullWalk(p *Policy, x *Context, id DecisionID, n int) []string {
+	x.derive()
+	pi := p.cat.Placement(x.Placement)
+	gi := pi*numStageGroups + stageGroup(x.Stage)
+	r := rng{s: id.Seed()}
+	type scored struct {
+		id    string
+		score float64
+	}
+	var all []scored
+	for _, ai := range p.order[gi] {
+		a := p.cat.actions[ai]
+		if p.check(a, pi, x, nil) != "" {
+			continue
+		}
+		cell := int(ai)*len(p.groups) + gi
+		post := p.post[cell]
+		s := min(r.beta(post.Alpha, post.Beta), p.upper[cell]) * a.Weights[pi] * a.Value * a.Lever
+		all = append(all, scored{a.ID, s})
+	}
+	slices.SortStableFunc(all, func(a, b scored) int { return cmp.Compare(b.score, a.score) })
+	var ids []string
+	for i := 0; i < n && i < len(all); i++ {
+		ids = append(ids, all[i].id)
+	}
+	return ids
+}
+
+func BenchmarkNewPolicy(b *testing.B) {
+	p := benchPolicy(b, 50)
+	s := NewStats()
+	for _, a := range p.cat.actions {
+		for _, g := range p.groups {
+			s.Add(Key{Action: a.ID, Group: g}, Counts{Impressions: 3000, Conversions: 90})
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		NewPolicy(p.cat, s)
 	}
 }

@@ -96,6 +96,12 @@
 // # Cost
 //
 // Decide allocates nothing beyond the caller's buffer (TestDecideAllocs)
-// and takes a few microseconds for 50 actions (BenchmarkDecide). Give
-// each goroutine its own Context: Decide stores derived values in it.
+// and takes a few microseconds for 50 actions (BenchmarkDecide): it walks
+// the actions in the order of an upper bound of their score (the
+// posterior's 1−10⁻⁶ quantile, to which draws are clamped, × weight ×
+// value × lever) and stops when no remaining action can make the top n,
+// which TestDecidePruningIsExact proves changes no ranking. Give each
+// goroutine its own Context: Decide stores derived values in it.
+// NewPolicy computes those quantiles (about 10 µs per action and group):
+// build policies off the request path.
 package nba

@@ -1,9 +1,12 @@
 package nba
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/kairos-engine/kairos/state"
 )
@@ -41,8 +44,23 @@ type Policy struct {
 	cat    *Catalogue
 	groups []string // placement × stage group names, "homepage/lead"
 	post   []Beta   // [action*len(groups) + group]
-	salt   uint64
+	// upper is the posterior's 1−1e-6 quantile, same layout: Thompson
+	// draws are clamped to it, so upper × weight × value × lever bounds
+	// an action's score before it is drawn.
+	upper []float64
+	// order lists, per group, the action indexes by that bound, highest
+	// first: Decide stops as soon as no remaining action can enter the
+	// top n, without checking or drawing for it.
+	order [][]int32
+	// priority lists, per placement, the action indexes by weight ×
+	// value × lever, highest first (the priority baseline's order).
+	priority [][]int32
+	salt     uint64
 }
+
+// upperLevel is the posterior quantile a Thompson draw is clamped to; the
+// clamp changes one draw in a million, by little.
+const upperLevel = 1 - 1e-6
 
 // NewPolicy builds a policy from a catalogue and merged statistics (nil:
 // the priors alone). Both arms' counts feed the posteriors: whoever showed
@@ -55,6 +73,7 @@ func NewPolicy(cat *Catalogue, s *Stats) *Policy {
 		}
 	}
 	p.post = make([]Beta, len(cat.actions)*len(p.groups))
+	p.upper = make([]float64, len(p.post))
 	for ai, a := range cat.actions {
 		for gi, g := range p.groups {
 			b := a.Prior
@@ -66,7 +85,27 @@ func NewPolicy(cat *Catalogue, s *Stats) *Policy {
 				}
 			}
 			p.post[ai*len(p.groups)+gi] = b
+			p.upper[ai*len(p.groups)+gi] = distuv.Beta{Alpha: b.Alpha, Beta: b.Beta}.Quantile(upperLevel)
 		}
+	}
+	staticScore := func(ai, pi int) float64 {
+		a := cat.actions[ai]
+		return a.Weights[pi] * a.Value * a.Lever
+	}
+	byScore := func(score func(ai int) float64) []int32 {
+		idx := make([]int32, len(cat.actions))
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		slices.SortStableFunc(idx, func(x, y int32) int { return cmp.Compare(score(int(y)), score(int(x))) })
+		return idx
+	}
+	for pi := range cat.placements {
+		p.priority = append(p.priority, byScore(func(ai int) float64 { return staticScore(ai, pi) }))
+	}
+	for gi := range p.groups {
+		pi := gi / numStageGroups
+		p.order = append(p.order, byScore(func(ai int) float64 { return p.upper[ai*len(p.groups)+gi] * staticScore(ai, pi) }))
 	}
 	return p
 }
@@ -133,8 +172,12 @@ type Decision struct {
 	Policy    string
 	Group     string // context group, "placement/stage"
 	Placement string
-	Eligible  int // eligible actions considered
-	Choices   []Choice
+	// Eligible counts the eligible actions the ranking looked at; it
+	// stops early once no remaining action can make the top n, so this
+	// is a lower bound on the eligible actions (exact for the random
+	// baseline).
+	Eligible int
+	Choices  []Choice
 }
 
 // Decide ranks the actions eligible for x in x.Placement and returns the
@@ -159,28 +202,44 @@ func (p *Policy) Decide(x *Context, h *History, id DecisionID, out []Choice) Dec
 	}
 	r := rng{s: id.Seed()}
 	n := 0
-	for _, a := range p.cat.actions {
+	ng := len(p.groups)
+	// The learning arm walks the actions by their score bound and the
+	// priority baseline by its fixed score, so both stop early; the
+	// random baseline needs every eligible action.
+	order := p.order[gi]
+	if d.Control {
+		order = p.priority[pi]
+	}
+	for _, ai := range order {
+		a := p.cat.actions[ai]
+		cell := int(ai)*ng + gi
+		static := a.Weights[pi] * a.Value * a.Lever
+		if n == len(out) {
+			switch {
+			case !d.Control && p.upper[cell]*static <= out[n-1].Score:
+				goto done
+			case d.Control && p.cat.baseline == BaselinePriority:
+				goto done
+			}
+		}
 		if p.check(a, pi, x, h) != "" {
 			continue
 		}
 		d.Eligible++
-		post := p.post[a.index*len(p.groups)+gi]
+		post := p.post[cell]
 		c := Choice{Action: a, Propensity: post.Mean(), Weight: a.Weights[pi]}
 		switch {
 		case !d.Control:
-			c.Sample = r.beta(post.Alpha, post.Beta)
+			c.Sample = min(r.beta(post.Alpha, post.Beta), p.upper[cell])
+			c.Score = c.Sample * static
 		case p.cat.baseline == BaselineRandom:
 			c.Sample = r.float()
+			c.Score = c.Sample
 		default:
 			c.Sample = c.Propensity
+			c.Score = static
 		}
-		c.Score = c.Sample * c.Weight * a.Value * a.Lever
-		if d.Control && p.cat.baseline == BaselinePriority {
-			c.Score = c.Weight * a.Value * a.Lever
-		} else if d.Control {
-			c.Score = c.Sample
-		}
-		// Insertion into the top len(out), stable in catalogue order.
+		// Insertion into the top len(out); ties keep the walk's order.
 		if n == len(out) && c.Score <= out[n-1].Score {
 			continue
 		}
@@ -196,6 +255,7 @@ func (p *Policy) Decide(x *Context, h *History, id DecisionID, out []Choice) Dec
 		}
 		out[j] = c
 	}
+done:
 	if n == 0 {
 		if fb := p.cat.fallback[pi]; fb != nil {
 			post := p.post[fb.index*len(p.groups)+gi]
