@@ -170,7 +170,7 @@ func runRegret(seeds, steps, refresh int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Simulated environment: %d actions, %d lifecycle stages, true rates 1–20%%, mean of %d environments, policy refreshed every %d decisions.\n\n", simActions, len(simStages), seeds, refresh)
+	fmt.Printf("Simulated environment: %d actions, %d lifecycle stages, base conversion rates 1–6%% with two actions per stage boosted 2–4×, mean of %d environments, policy refreshed every %d decisions.\n\n", simActions, len(simStages), seeds, refresh)
 	fmt.Println("| decisions | cumulative regret, Thompson | cumulative regret, uniform random | Thompson / random | regret per decision, last stretch (Thompson) |")
 	fmt.Println("| --- | --- | --- | --- | --- |")
 	prevT, prevN := 0.0, 0

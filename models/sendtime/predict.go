@@ -102,13 +102,11 @@ func Slots(from time.Time, within time.Duration) int {
 	if within <= 0 {
 		return 0
 	}
-	first := from.Truncate(time.Hour).Add(time.Hour)
-	end := from.Add(within)
-	n := 1
-	for t := first; t.Before(end); t = t.Add(time.Hour) {
-		n++
+	rest := from.Add(within).Sub(from.Truncate(time.Hour).Add(time.Hour))
+	if rest <= 0 {
+		return 1
 	}
-	return n
+	return 1 + int((rest+time.Hour-1)/time.Hour)
 }
 
 // Predict returns the best moment to send in [from, from+within), with
@@ -180,10 +178,11 @@ func Predict(in Input, fit *Fit, from time.Time, within time.Duration, opt Optio
 		kappa = DefaultSensitivity
 	}
 	start := from
+	hour0 := from.Truncate(time.Hour)
 	best := -1.0
 	for i := range n {
 		if i > 0 {
-			start = from.Truncate(time.Hour).Add(time.Duration(i) * time.Hour)
+			start = hour0.Add(time.Duration(i) * time.Hour)
 		}
 		bin := binOf(start, loc)
 		d := bin % 24
