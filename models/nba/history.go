@@ -137,7 +137,7 @@ func (h *History) RecordImpression(a *Action, id DecisionID, at int64) {
 		}
 		*e = HistoryEntry{Action: a.hash, WindowStart: at}
 	}
-	if a.CapPer > 0 && at >= e.WindowStart+a.CapPer.Milliseconds() {
+	if at >= e.WindowStart+capWindow(a) {
 		e.WindowStart, e.Count = at, 0
 		e.Flags &^= FlagDismissed
 	}
@@ -263,11 +263,7 @@ func (h *History) blocked(a *Action, now int64) string {
 	if a.StopAfterConversion && e.Flags&FlagConverted != 0 {
 		return ReasonConverted
 	}
-	window := a.CapPer.Milliseconds()
-	if window == 0 {
-		window = msPerDay
-	}
-	inWindow := now < e.WindowStart+window
+	inWindow := now < e.WindowStart+capWindow(a)
 	if e.Flags&FlagDismissed != 0 && inWindow {
 		return ReasonDismissed
 	}
@@ -365,6 +361,15 @@ func (h *History) decode(b []byte) error {
 		return fmt.Errorf("%w: %d trailing bytes", ErrBadHistory, len(b))
 	}
 	return nil
+}
+
+// capWindow is the window impressions are counted in (and a dismissal
+// lasts): the action's cap period, or a day when it has no cap.
+func capWindow(a *Action) int64 {
+	if a.CapPer > 0 {
+		return a.CapPer.Milliseconds()
+	}
+	return msPerDay
 }
 
 // hashID is an action's key in a History. Catalogue loading refuses two

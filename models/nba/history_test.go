@@ -85,9 +85,23 @@ func TestHistoryOutcomes(t *testing.T) {
 	if r := h.blocked(capped, t0+8*msPerDay); r != "" {
 		t.Errorf("dismissal outlives the window: %q", r)
 	}
+	// An uncapped action's dismissal lasts a day from the impression's
+	// window, even long after its first impression.
+	h.RecordImpression(stop, d2, t0+20*msPerDay)
+	h.RecordImpression(again, d2, t0+20*msPerDay)
+	if r := h.RecordOutcome(again, d2, OutcomeDismiss, t0+20*msPerDay+1); r != Attributed {
+		t.Fatalf("dismiss uncapped: %v", r)
+	}
+	if r := h.blocked(again, t0+20*msPerDay+3600_000); r != ReasonDismissed {
+		t.Errorf("uncapped dismissal an hour later: %q", r)
+	}
+	if r := h.blocked(again, t0+22*msPerDay); r != "" {
+		t.Errorf("uncapped dismissal two days later: %q", r)
+	}
 	// A new impression by another decision can convert again.
-	h.RecordImpression(again, d2, t0+9*msPerDay)
-	if got := h.RecordOutcome(again, d2, OutcomeClick, t0+9*msPerDay+1); got != Attributed {
+	d3 := DecisionID{3}
+	h.RecordImpression(again, d3, t0+30*msPerDay)
+	if got := h.RecordOutcome(again, d3, OutcomeClick, t0+30*msPerDay+1); got != Attributed {
 		t.Errorf("second decision's click: %v", got)
 	}
 }
