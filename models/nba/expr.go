@@ -110,8 +110,8 @@ var strVars = map[string]func(*Context) string{
 	"language":      func(x *Context) string { return x.Language },
 }
 
-// Variables returns the names an eligibility expression can use, sorted,
-// with their type ("bool", "number", "string"); for documentation and for
+// Variables returns the names an eligibility expression can use, mapped
+// to their type ("bool", "number", "string"); for documentation and for
 // the API's explain output.
 func Variables() map[string]string {
 	m := make(map[string]string, len(boolVars)+len(numVars)+len(strVars))
