@@ -1,0 +1,63 @@
+// Command nba evaluates and measures the next-best-action and send-time
+// models (models/nba, models/sendtime) without the engine around them:
+//
+//	go run ./bench/nba regret   [-seeds 5] [-steps 100000] [-refresh 100]
+//	go run ./bench/nba obd      [-data ../shared/data/obd]
+//	go run ./bench/nba sendtime [-contacts 20000]
+//	go run ./bench/nba load     [-rate 10000] [-duration 10s] [-actions 50]
+//
+// regret: cumulative regret of Thompson sampling against the oracle and a
+// uniformly random policy in a simulated shop with known conversion rates.
+// obd: off-policy replay on the Open Bandit Dataset sample (skipped with a
+// message when the data is absent). sendtime: chosen hour versus the best
+// global hour and the oracle on a synthetic population, by history
+// length. load: open-loop load of decisions at a fixed rate on every core,
+// with latency percentiles. Results are recorded in bench/RESULTS.md.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: nba regret|obd|sendtime|load [flags]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	var err error
+	switch os.Args[1] {
+	case "regret":
+		seeds := fs.Int("seeds", 5, "simulated environments (the table shows means)")
+		steps := fs.Int("steps", 100000, "decisions per run")
+		refresh := fs.Int("refresh", 100, "decisions between policy rebuilds")
+		_ = fs.Parse(os.Args[2:])
+		err = runRegret(*seeds, *steps, *refresh)
+	case "obd":
+		dir := fs.String("data", "../shared/data/obd", "Open Bandit Dataset sample directory")
+		runs := fs.Int("runs", 20, "replays with different decision seeds (the table shows their mean)")
+		_ = fs.Parse(os.Args[2:])
+		err = runOBD(*dir, *runs)
+	case "sendtime":
+		contacts := fs.Int("contacts", 20000, "synthetic contacts")
+		seed := fs.Uint64("seed", 1, "population seed")
+		_ = fs.Parse(os.Args[2:])
+		err = runSendTime(*contacts, *seed)
+	case "load":
+		rate := fs.Int("rate", 10000, "decisions per second (open loop)")
+		duration := fs.Duration("duration", 10*time.Second, "measurement time")
+		actions := fs.Int("actions", 50, "actions in the catalogue")
+		workers := fs.Int("workers", 0, "deciding goroutines (0: GOMAXPROCS)")
+		_ = fs.Parse(os.Args[2:])
+		err = runLoad(*rate, *duration, *actions, *workers)
+	default:
+		err = fmt.Errorf("unknown command %q; use regret, obd, sendtime or load", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nba:", err)
+		os.Exit(1)
+	}
+}
