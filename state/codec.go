@@ -67,7 +67,9 @@ const (
 	secEngagement = 10
 	secSeenIDs    = 11
 	secScores     = 12 // added after the v1 golden file: records without it decode with zero scores
-	numSections   = 13 // one past the highest known tag
+	secTriggers   = 13 // added later: the trigger engine's per-contact state, opaque here
+	secDecisions  = 14 // added later: next-best-action impression history, opaque here
+	numSections   = 15 // one past the highest known tag
 )
 
 var (
@@ -217,6 +219,18 @@ type recordSection struct {
 // recordSections is indexed by tag; entry 0 (the end marker) is unused.
 // It is a lookup table, never modified.
 var recordSections = [numSections]recordSection{
+	secTriggers: {
+		name:   "triggers",
+		empty:  func(c *Contact) bool { return len(c.Triggers) == 0 },
+		encode: func(dst []byte, c *Contact) []byte { return appendOpaque(dst, c.Triggers) },
+		reset:  func(c *Contact) { c.Triggers = nil },
+	},
+	secDecisions: {
+		name:   "decisions",
+		empty:  func(c *Contact) bool { return len(c.Decisions) == 0 },
+		encode: func(dst []byte, c *Contact) []byte { return appendOpaque(dst, c.Decisions) },
+		reset:  func(c *Contact) { c.Decisions = nil },
+	},
 	secScores: {
 		name: "scores",
 		empty: func(c *Contact) bool {
@@ -367,6 +381,10 @@ func decodeSection(tag uint64, r *recordReader, c *Contact) {
 		decodeSeenIDs(r, c)
 	case secScores:
 		decodeScores(r, c)
+	case secTriggers:
+		c.Triggers = decodeOpaque(r, c.Triggers, MaxTriggerState)
+	case secDecisions:
+		c.Decisions = decodeOpaque(r, c.Decisions, MaxDecisionState)
 	}
 }
 
@@ -1012,4 +1030,25 @@ func decodeScores(r *recordReader, c *Contact) {
 		t.To = r.u8("transition to")
 		t.At = r.varint("transition at")
 	}
+}
+
+// appendOpaque writes a section owned by another package: its length,
+// then its bytes. Fields a later release appends to the section come after
+// them and are skipped by this one.
+func appendOpaque(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// decodeOpaque copies such a section (its owner validates the bytes when
+// it reads them), bounded so that a damaged record cannot claim a huge
+// one.
+func decodeOpaque(r *recordReader, dst []byte, limit int) []byte {
+	n := r.count("payload", limit, 1)
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	dst = append(dst[:0], r.b[:n]...)
+	r.b = r.b[n:]
+	return dst
 }

@@ -104,7 +104,9 @@ func goldenContactV1() *Contact {
 // trip then fails until the codec stores it.
 func fullContact() *Contact {
 	c := goldenContactV1()
-	// Added after version 1's golden file, as a new section.
+	// Added after version 1's golden file, as new sections.
+	c.Triggers = []byte{1, 2, 3, 0, 255}
+	c.Decisions = []byte{9, 8, 7}
 	c.Scores = Scores{
 		Lead: []LeadRule{
 			{Rule: "email_click", Points: 4.5, At: testEpoch - 3_600_000, Hits: 2, WindowStart: testEpoch - 86_400_000},

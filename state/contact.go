@@ -231,6 +231,8 @@ const (
 	MaxOrderCategories = 8
 	MaxPurchaseDays    = 4096
 	SeenIDsCap         = 64
+	MaxTriggerState    = 16 << 10
+	MaxDecisionState   = 4 << 10
 )
 
 // Contact is everything Kairos keeps about one person. One partition worker
@@ -263,6 +265,15 @@ type Contact struct {
 	Engagement EmailStats
 
 	Scores Scores
+
+	// Triggers is the trigger engine's per-contact state (pressure
+	// history, armed timers, last emission per rule), Decisions the
+	// next-best-action impression and outcome history: both encoded by
+	// their owners (stream/trigger.ContactState, models/nba.History) and
+	// stored here as opaque bytes, at most MaxTriggerState and
+	// MaxDecisionState.
+	Triggers  []byte
+	Decisions []byte
 
 	// SeenIDs is the dedupe window: hashes of the last SeenIDsCap event ids
 	// folded into this contact, oldest first. A duplicate older than the
