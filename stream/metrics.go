@@ -32,6 +32,7 @@ type metrics struct {
 	erasedDropped      prometheus.Counter
 	retentionTrimmed   prometheus.Counter
 	retentionExpired   prometheus.Counter
+	freshness          *freshnessMetrics
 }
 
 func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
@@ -114,6 +115,7 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 		m.records[topic] = &arr
 	}
 	m.scores = newScoreMetrics(reg)
+	m.freshness = newFreshnessMetrics(reg)
 	m.erasures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kairos_stream_erasures_total",
 		Help: "Contacts erased (GDPR erasure) on this instance's partitions.",

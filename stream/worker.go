@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream/event"
 	"github.com/kairos-engine/kairos/stream/fold"
@@ -84,6 +85,8 @@ type worker struct {
 	erased map[state.ErasedID]struct{}
 	// sweepCursor is where the next retention sweep step starts.
 	sweepCursor state.Key
+	// evTimes are the event times folded in the current batch (freshness).
+	evTimes []int64
 
 	batch   *state.Batch
 	offsets map[string]int64 // next offset per topic in the current poll
@@ -226,6 +229,7 @@ func (w *worker) process(recs []*kgo.Record) error {
 	w.cache.hits, w.cache.misses = 0, 0
 	w.e.metrics.batchRecords.Observe(float64(len(recs)))
 	w.e.metrics.batchSeconds.Observe(time.Since(start).Seconds())
+	w.observeFreshness(recs, time.Now())
 	if added := w.batch.Added(); len(added) > 0 {
 		w.e.relay.enqueue(w.p, added)
 	}
@@ -363,6 +367,7 @@ func (w *worker) foldInto(r *kgo.Record, c *state.Contact) error {
 		return nil
 	}
 	w.e.metrics.scores.observe(&w.fold.Scored)
+	w.evTimes = append(w.evTimes, w.ev.Time)
 	w.dirty[c.Key] = c
 	return w.link(r, c)
 }
@@ -539,7 +544,9 @@ func (w *worker) absorb(r *kgo.Record, target state.Key, prof *state.Contact, id
 			return nil
 		}
 		fold.MarkSeen(c, id)
-		w.fold.Absorb(c, prof)
+		if ch := w.fold.Absorb(c, prof); ch.StageChanged {
+			w.e.metrics.scores.observe(&scoring.Change{Lead: ch})
+		}
 		w.dirty[c.Key] = c
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/kairos-engine/kairos/models/lead"
 	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream/event"
@@ -81,11 +82,12 @@ func (f *Folder) SetModels(p *atomic.Pointer[scoring.Models]) { f.models = p }
 // Absorb merges profile src into contact dst (identity resolution): the
 // state (state.Contact.Absorb) and, with models, the lead scores, then
 // restages dst at its latest event.
-func (f *Folder) Absorb(dst, src *state.Contact) {
+func (f *Folder) Absorb(dst, src *state.Contact) lead.Change {
 	dst.Absorb(src)
 	if m := f.loadModels(); m != nil {
-		m.Merge(dst, src, dst.LastSeen)
+		return m.Merge(dst, src, dst.LastSeen)
 	}
+	return lead.Change{}
 }
 
 func (f *Folder) loadModels() *scoring.Models {
