@@ -437,6 +437,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 			if len(ftp.Records) == 0 {
 				return
 			}
+			e.metrics.freshness.setLag(ftp.Topic, ftp.Partition, ftp.HighWatermark-ftp.Records[len(ftp.Records)-1].Offset-1)
 			if w := ws[ftp.Partition]; w != nil {
 				select {
 				case w.in <- ftp.Records:

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,4 +56,9 @@ func (w *worker) observeFreshness(recs []*kgo.Record, now time.Time) {
 		}
 		m.append.Observe(now.Sub(r.Timestamp).Seconds())
 	}
+}
+
+// setLag records a partition's lag as of a fetch.
+func (m *freshnessMetrics) setLag(topic string, partition int32, lag int64) {
+	m.lag.WithLabelValues(topic, strconv.Itoa(int(partition))).Set(float64(max(lag, 0)))
 }
