@@ -97,8 +97,10 @@ type Key struct {
 	// Only public keys have origins.
 	Origins []string
 	// Rate is the number of requests per second the key may make on
-	// average and Burst how many it may make at once. Zero selects the
-	// server's default; a Rate of math.Inf(1) is unlimited.
+	// average and Burst how many it may make at once. A zero Rate selects
+	// the server's default rate and burst; a Rate of math.Inf(1) is
+	// unlimited. A zero Burst with a Rate set is one second's worth of
+	// the Rate.
 	Rate  float64
 	Burst int
 	// Source says where the key was defined ("keys.yaml:12",
