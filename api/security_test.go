@@ -769,3 +769,51 @@ func BenchmarkGuard(b *testing.B) {
 		}
 	}
 }
+
+// TestConnectionCaps: beyond Concurrency connections, or MaxConnsPerIP
+// from one address, a new connection is refused at once instead of
+// queueing.
+func TestConnectionCaps(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"Concurrency", func(c *Config) { c.Concurrency = 2 }},
+		{"MaxConnsPerIP", func(c *Config) { c.MaxConnsPerIP = 2 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, addr := runServer(t, tc.mod)
+			// Two keep-alive connections, each having been served once,
+			// hold their slots while idle.
+			for range 2 {
+				conn, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				var resp fasthttp.Response
+				if err := resp.Read(bufio.NewReader(conn)); err != nil || resp.StatusCode() != 200 {
+					t.Fatalf("held connection: %v %d", err, resp.StatusCode())
+				}
+			}
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+			var resp fasthttp.Response
+			err = resp.Read(bufio.NewReader(conn))
+			if err == nil && resp.StatusCode() == 200 {
+				t.Fatal("a connection over the cap was served")
+			}
+			if err == nil && resp.StatusCode() < 400 {
+				t.Errorf("over the cap: status %d", resp.StatusCode())
+			}
+		})
+	}
+}

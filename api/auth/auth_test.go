@@ -337,3 +337,45 @@ func TestLoadOrCreateAdminKey(t *testing.T) {
 		t.Errorf("corrupt file: %v; want an error saying to delete it", err)
 	}
 }
+
+func TestLoadKeyring(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "keys.yaml")
+	fileTok := strings.Repeat("f", 40)
+	envTok := strings.Repeat("e", 40)
+	doc := "keys:\n  - id: file-read\n    scope: read\n    hash: " + HashToken([]byte(fileTok)).String() + "\n"
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(v string) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			if k == EnvAdminKeys {
+				return v, true
+			}
+			return "", false
+		}
+	}
+	ring, err := LoadKeyring(file, env(envTok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ring.Len() != 2 {
+		t.Fatalf("%d keys", ring.Len())
+	}
+	for tok, scope := range map[string]Scope{fileTok: ScopeRead, envTok: ScopeAdmin} {
+		if k, err := ring.Authenticate([]byte(tok)); err != nil || k.Scope != scope {
+			t.Errorf("%v %v, want %s", k, err, scope)
+		}
+	}
+	// The same token in the file and the environment is ambiguous.
+	if _, err := LoadKeyring(file, env(fileTok)); err == nil || !strings.Contains(err.Error(), "same hash") {
+		t.Errorf("duplicate across sources: %v", err)
+	}
+	empty, err := LoadKeyring("", env(""))
+	if err != nil || empty.Len() != 0 {
+		t.Errorf("no keys: %v, %d", err, empty.Len())
+	}
+	if _, err := LoadKeyring(filepath.Join(dir, "missing.yaml"), env("")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}

@@ -56,3 +56,23 @@ func KeysFromEnv(lookup func(string) (string, bool)) ([]Key, error) {
 	}
 	return keys, nil
 }
+
+// LoadKeyring builds the keyring of `kairos serve` from a keys file
+// (none when keysFile is "") and the environment (see KeysFromEnv). An
+// empty keyring is returned as is: the caller then decides, for serve
+// with LoadOrCreateAdminKey, for demo with GenerateSession.
+func LoadKeyring(keysFile string, lookupEnv func(string) (string, bool)) (*Keyring, error) {
+	var keys []Key
+	if keysFile != "" {
+		fk, err := LoadKeysFile(keysFile)
+		if err != nil {
+			return nil, err
+		}
+		keys = fk
+	}
+	ek, err := KeysFromEnv(lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return NewKeyring(append(keys, ek...))
+}
