@@ -146,12 +146,20 @@ type Requirement struct {
 // HEAD is treated as GET. Lookup does not allocate.
 func (t *RouteTable) Lookup(method, path []byte) Requirement {
 	head := string(method) == "HEAD"
+	// Only patterns with as many segments as the path can match it:
+	// counting them once skips most of the table cheaply.
+	nseg := 0
+	for _, c := range path {
+		if c == '/' {
+			nseg++
+		}
+	}
 	var req Requirement
 	pathKnown := false
 	minScope := numScopes
 	for i := range t.routes {
 		r := &t.routes[i]
-		if !matchPath(r.segs, path) {
+		if len(r.segs) != nseg || !matchPath(r.segs, path) {
 			continue
 		}
 		pathKnown = true
