@@ -465,7 +465,8 @@ func TestRateLimitUnderBurst(t *testing.T) {
 		keys["read"].Rate, keys["read"].Burst = rate, burst
 	})
 	_, addr := runServer(t, func(c *Config) { c.Keys = k.ring })
-	client := &fasthttp.HostClient{Addr: addr, MaxConns: 64}
+	// Timeouts turn a stuck connection into a failure, not a hung test.
+	client := &fasthttp.HostClient{Addr: addr, MaxConns: 64, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 
 	var ok, limited, other, badRetry atomic.Int64
 	const workers, duration = 16, 1500 * time.Millisecond
@@ -682,6 +683,7 @@ func TestKeysNeverLogged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		go io.WriteString(conn, raw)
 		var resp fasthttp.Response
 		if err := resp.Read(bufio.NewReader(conn)); err != nil {
@@ -791,6 +793,7 @@ func TestConnectionCaps(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { conn.Close() })
+				conn.SetDeadline(time.Now().Add(10 * time.Second))
 				if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 					t.Fatal(err)
 				}
