@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kairos-engine/kairos/api/auth"
 	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 )
@@ -78,6 +79,41 @@ type Config struct {
 	// Population serves /v1/segments, /v1/models/churn and fits at past
 	// instants for ?at=; nil: those routes answer 503.
 	Population Population
+
+	// Security: keys, CORS, rate and connection limits (cors.go,
+	// limits.go, package auth).
+
+	// Keys are the API keys the server accepts; Server.SetKeys swaps them
+	// on reload. nil turns authentication, CORS and rate limiting off:
+	// every route is open to anyone. That is for tests and embedding
+	// only; kairos serve and demo always pass keys, and New logs a
+	// warning without them.
+	Keys *auth.Keyring
+	// Routes is the route → scope table. Default auth.DefaultRoutes().
+	Routes []auth.Route
+	// RateLimit is the average number of requests per second a key may
+	// make and RateBurst how many it may make at once, unless the key sets
+	// its own. Defaults DefaultRateLimit and DefaultRateBurst.
+	RateLimit float64
+	RateBurst int
+	// MaxRateLimitedKeys bounds the rate limiter's memory: the number of
+	// keys with a bucket. Default DefaultMaxRateLimitedKeys.
+	MaxRateLimitedKeys int
+	// CORSMaxAge is how long a browser may cache a preflight answer.
+	// Default DefaultCORSMaxAge.
+	CORSMaxAge time.Duration
+	// MaxHeaderSize bounds the request line and headers together (the
+	// fasthttp read buffer); larger ones are answered 431. Default
+	// DefaultMaxHeaderSize (8 KiB).
+	MaxHeaderSize int
+	// Concurrency is the most connections served at once; beyond it
+	// fasthttp answers 503 and closes. Default DefaultConcurrency.
+	Concurrency int
+	// MaxConnsPerIP caps concurrent connections from one client address.
+	// Default 0, no cap: behind a load balancer or a NAT every
+	// connection comes from few addresses; set it when clients connect
+	// directly.
+	MaxConnsPerIP int
 }
 
 // withDefaults returns cfg with every unset field defaulted.
@@ -109,7 +145,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return cfg
+	return cfg.withSecurityDefaults()
 }
 
 // Validate reports the first field that cannot work, wrapping
@@ -127,5 +163,5 @@ func (cfg Config) Validate() error {
 		return fmt.Errorf("%w: negative timeout (read %s, write %s, idle %s, shutdown %s); use a positive duration or 0 for the default",
 			ErrInvalidConfig, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout, cfg.ShutdownTimeout)
 	}
-	return nil
+	return cfg.validateSecurity()
 }

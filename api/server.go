@@ -23,6 +23,7 @@ type Server struct {
 	cfg      Config
 	srv      *fasthttp.Server
 	metrics  *metrics
+	guard    *guard                  // keys, scopes, CORS, rate limits (cors.go)
 	promh    fasthttp.RequestHandler // nil without a Gatherer
 	scratch  sync.Pool               // *scratch
 	started  atomic.Bool
@@ -41,9 +42,14 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	g, err := newGuard(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:      cfg,
 		metrics:  m,
+		guard:    g,
 		listened: make(chan struct{}),
 	}
 	s.scratch.New = func() any { return new(scratch) }
@@ -65,6 +71,7 @@ func New(cfg Config) (*Server, error) {
 		CloseOnShutdown:              true,
 		Logger:                       slogPrintf{cfg.Logger},
 	}
+	cfg.ConfigureServer(s.srv)
 	return s, nil
 }
 
@@ -254,6 +261,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.metrics.end(r, ctx.Response.StatusCode(), time.Since(start))
 	}()
 
+	if !s.guard.admit(ctx) {
+		return
+	}
 	if r == routeUnmatched {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route; /openapi.json lists the routes")
 		return
