@@ -25,7 +25,7 @@ type metrics struct {
 
 // numCachedCodes is the number of status codes whose counters are cached,
 // see codeSlot.
-const numCachedCodes = 7
+const numCachedCodes = 11
 
 // codeSlot returns the cache slot of a status code, or -1.
 func codeSlot(code int) int {
@@ -44,6 +44,14 @@ func codeSlot(code int) int {
 		return 5
 	case 503:
 		return 6
+	case 204:
+		return 7
+	case 401:
+		return 8
+	case 403:
+		return 9
+	case 429:
+		return 10
 	}
 	return -1
 }

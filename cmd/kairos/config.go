@@ -57,6 +57,10 @@ type fileConfig struct {
 	} `yaml:"events"`
 	HTTP struct {
 		Addr string `yaml:"addr"`
+		// KeysFile lists API keys by SHA-256 hash (api/auth); keys may
+		// also come from KAIROS_ADMIN_KEYS, KAIROS_READ_KEYS and
+		// KAIROS_PUBLIC_KEYS.
+		KeysFile string `yaml:"keys_file"`
 	} `yaml:"http"`
 	Log struct {
 		Format string `yaml:"format"`

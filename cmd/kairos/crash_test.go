@@ -40,6 +40,10 @@ func TestMain(m *testing.M) {
 
 const crashPartitions = 4
 
+// testReadKey is the read-scope API key the subprocess engines accept
+// (through KAIROS_READ_KEYS, as deployments pass keys).
+const testReadKey = "kairos-test-read-key-0123456789abcdef0123"
+
 // engineProc is a kairos serve subprocess.
 type engineProc struct {
 	cmd     *exec.Cmd
@@ -56,7 +60,7 @@ func startServe(t *testing.T, brokerAddr, dataDir string) *engineProc {
 		"--partitions", strconv.Itoa(crashPartitions),
 		"--group", "kairos-crash",
 		"--log-format", "text")
-	cmd.Env = append(os.Environ(), "KAIROS_TEST_MAIN=1")
+	cmd.Env = append(os.Environ(), "KAIROS_TEST_MAIN=1", "KAIROS_READ_KEYS="+testReadKey)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +342,7 @@ func compareAPI(api string, want map[string]synth.Totals) error {
 			u = "http://" + api + "/v1/contacts?anonymous_id=" + url.QueryEscape(key.Value())
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req.Header.Set("Authorization", "Bearer "+testReadKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kairos-engine/kairos/api/auth"
 	"github.com/kairos-engine/kairos/bench/synth"
 )
 
@@ -61,6 +62,20 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// segments and churn figures appear while one watches.
 		refresh: 30 * time.Second,
 	}
+	// Keys for this session only: printed with the examples, never
+	// stored.
+	secrets, err := auth.GenerateSession()
+	if err != nil {
+		return err
+	}
+	keys := make([]auth.Key, 0, len(secrets))
+	for _, sec := range secrets {
+		keys = append(keys, sec.Key)
+	}
+	if s.keys, err = auth.NewKeyring(keys); err != nil {
+		return err
+	}
+	traffic.secrets = secrets
 	s.started = func(apiAddr, brokerAddr string) {
 		log.Info("kairos demo running", "run", run, "api", "http://"+apiAddr, "broker", brokerAddr, "data", *dataDir)
 		go traffic.printExamples(ctx, stdout, apiAddr, brokerAddr)
@@ -91,6 +106,7 @@ type demoTraffic struct {
 	rate      float64
 	sent      atomic.Int64
 	contactID atomic.Value // a contact id that placed an order
+	secrets   []auth.Secret
 	email     atomic.Value
 }
 
@@ -149,17 +165,33 @@ func (d *demoTraffic) printExamples(ctx context.Context, w io.Writer, apiAddr, b
 	case <-time.After(2 * time.Second):
 	}
 	base := "http://" + apiAddr
+	var admin, read, public string
+	for _, sec := range d.secrets {
+		switch sec.Key.Scope {
+		case auth.ScopeAdmin:
+			admin = sec.Token()
+		case auth.ScopeRead:
+			read = sec.Token()
+		case auth.ScopePublic:
+			public = sec.Token()
+		}
+	}
 	fmt.Fprintf(w, `
 Kairos demo is running.
   API:     %s
   Kafka:   %s (embedded broker; any Kafka client can produce to it)
   Traffic: %.0f events/s of a synthetic shop audience
 
+API keys for this session (generated now, never stored):
+  admin:  %s
+  read:   %s
+  public: %s   (browser key: next-best-action, send-time, outcomes)
+
 Try:
-  curl -s %s/v1/contacts/%s
-  curl -s '%s/v1/contacts?email=%s'
+  curl -s -H 'Authorization: Bearer %s' %s/v1/contacts/%s
+  curl -s -H 'Authorization: Bearer %s' '%s/v1/contacts?email=%s'
   curl -s %s/metrics | grep kairos_stream_records_total
 
 Ctrl-C stops it cleanly; running it again resumes from the same data directory.
-`, base, brokerAddr, d.rate, base, d.contactID.Load(), base, d.email.Load(), base)
+`, base, brokerAddr, d.rate, admin, read, public, read, base, d.contactID.Load(), read, base, d.email.Load(), base)
 }

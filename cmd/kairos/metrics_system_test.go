@@ -112,7 +112,9 @@ func TestSystemMetrics(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	resp, err := http.Get("http://" + api + "/v1/contacts/" + url.PathEscape(contact))
+	req, _ := http.NewRequest(http.MethodGet, "http://"+api+"/v1/contacts/"+url.PathEscape(contact), nil)
+	req.Header.Set("Authorization", "Bearer "+testReadKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/kairos-engine/kairos/api"
+	"github.com/kairos-engine/kairos/api/auth"
 	"github.com/kairos-engine/kairos/models/churn"
 	"github.com/kairos-engine/kairos/models/lead"
 	"github.com/kairos-engine/kairos/models/scoring"
@@ -59,6 +60,12 @@ type engineSetup struct {
 	// refresh is the population fit interval, fitTimeout bounds one fit;
 	// 0 means the defaults.
 	refresh, fitTimeout time.Duration
+	// keys are the API keys; nil loads them from keysFile and the
+	// KAIROS_*_KEYS environment, and generates an admin key when there
+	// are none (printed once on stdout, only its hash kept).
+	keys     *auth.Keyring
+	keysFile string
+	stdout   io.Writer
 	// started is called once the broker and API listen (the demo prints
 	// its instructions there).
 	started func(apiAddr, brokerAddr string)
@@ -126,6 +133,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	s.scoring = fc.scoringConfig()
 	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
+	s.keysFile, s.stdout = fc.HTTP.KeysFile, stdout
 	t := fc.Kafka.Topics
 	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter}
 	if *brokers != "" {
@@ -249,6 +257,11 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		s.log.Info("state closed")
 	}()
 
+	if s.keys == nil {
+		if s.keys, err = serveKeys(s); err != nil {
+			return err
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), state.NewPebbleCollector(store))
 	if s.leadPlan == nil {
@@ -304,6 +317,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Models:      models,
 		Population:  pop,
 		Erase:       eng.RequestErase,
+		Keys:        s.keys,
 	})
 	if err != nil {
 		return err
@@ -342,6 +356,28 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// serveKeys loads the API keys of `kairos serve`: the keys file and the
+// environment, or, when neither names a key, the admin key generated on
+// the first start (its token printed once; only its hash is kept).
+func serveKeys(s engineSetup) (*auth.Keyring, error) {
+	ring, err := auth.LoadKeyring(s.keysFile, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if ring.Len() > 0 {
+		return ring, nil
+	}
+	key, token, err := auth.LoadOrCreateAdminKey(s.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" && s.stdout != nil {
+		fmt.Fprintf(s.stdout, "No API keys configured: generated an admin key. It is shown once; only its hash is kept in %s.\n  Authorization: Bearer %s\n",
+			filepath.Join(s.dataDir, auth.AdminKeyFile), token)
+	}
+	return auth.NewKeyring([]auth.Key{key})
 }
 
 // stableInstanceID returns the static group member id kept in the data
