@@ -30,7 +30,7 @@ var (
 )
 
 // Token limits. A token must be long enough that the unsalted SHA-256
-// kept at rest cannot be reversed by guessing (see SECURITY.md), and short
+// kept at rest cannot be reversed by guessing (see the README's Security section), and short
 // enough that hashing it costs nothing.
 const (
 	MinTokenLen = 32

@@ -66,6 +66,10 @@ type fileConfig struct {
 		Format string `yaml:"format"`
 		Level  string `yaml:"level"`
 	} `yaml:"log"`
+	Retention struct {
+		EventHistory     duration `yaml:"event_history"`
+		InactiveContacts duration `yaml:"inactive_contacts"`
+	} `yaml:"retention"`
 	Scores struct {
 		// LeadPlan is a lead-scoring plan file (models/lead); empty: the
 		// shipped default plan.
@@ -153,6 +157,10 @@ func loadConfig(path string) (*fileConfig, error) {
 		return nil, bad("scores.lapsed_below", "must be a probability in (0, 1]")
 	case cfg.Scores.Refresh < 0 || cfg.Scores.Refresh > 0 && cfg.Scores.Refresh < duration(time.Second):
 		return nil, bad("scores.refresh", "must be at least 1s")
+	case cfg.Retention.EventHistory < 0 || cfg.Retention.EventHistory > 0 && cfg.Retention.EventHistory < duration(time.Hour):
+		return nil, bad("retention.event_history", "must be at least 1h (or 0: no limit)")
+	case cfg.Retention.InactiveContacts < 0 || cfg.Retention.InactiveContacts > 0 && cfg.Retention.InactiveContacts < duration(24*time.Hour):
+		return nil, bad("retention.inactive_contacts", "must be at least 24h (or 0: off)")
 	case cfg.Scores.FitTimeout < 0:
 		return nil, bad("scores.fit_timeout", "must not be negative")
 	}

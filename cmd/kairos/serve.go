@@ -63,9 +63,10 @@ type engineSetup struct {
 	// keys are the API keys; nil loads them from keysFile and the
 	// KAIROS_*_KEYS environment, and generates an admin key when there
 	// are none (printed once on stdout, only its hash kept).
-	keys     *auth.Keyring
-	keysFile string
-	stdout   io.Writer
+	keys      *auth.Keyring
+	keysFile  string
+	stdout    io.Writer
+	retention stream.Retention
 	// started is called once the broker and API listen (the demo prints
 	// its instructions there).
 	started func(apiAddr, brokerAddr string)
@@ -134,6 +135,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.scoring = fc.scoringConfig()
 	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
 	s.keysFile, s.stdout = fc.HTTP.KeysFile, stdout
+	s.retention = stream.Retention{EventHistory: time.Duration(fc.Retention.EventHistory), InactiveContacts: time.Duration(fc.Retention.InactiveContacts)}
 	t := fc.Kafka.Topics
 	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter}
 	if *brokers != "" {
@@ -289,6 +291,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Logger:            s.log,
 		Registerer:        reg,
 		Models:            models,
+		Retention:         s.retention,
 	})
 	if err != nil {
 		return err
