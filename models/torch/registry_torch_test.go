@@ -35,11 +35,11 @@ func randomVectors(n int, seed uint64) []features.Vector {
 	for i := range vs {
 		c := state.Contact{
 			FirstSeen: 1e12, LastSeen: 1e12 + rng.Int64N(1e10), ContactID: "x",
-			Sessions: state.Sessions{Count: rng.Uint32N(100)},
-			Orders:   state.Orders{Count: rng.Int32N(10), Placed: 10, Revenue: rng.Int64N(1e6), Last: 1e12 + rng.Int64N(1e10)},
+			Sessions:   state.Sessions{Count: rng.Uint32N(100)},
+			Orders:     state.Orders{Count: rng.Int32N(10), Placed: 10, Revenue: rng.Int64N(1e6), Last: 1e12 + rng.Int64N(1e10)},
 			Engagement: state.EmailStats{Delivered: rng.Uint32N(50), Opened: rng.Uint32N(20), Clicked: rng.Uint32N(5)},
 			AffinityAt: 1e12, Categories: []state.Affinity{{Name: "shoes", Score: rng.Float64() * 5}, {Name: "bags", Score: rng.Float64()}},
-			Scores:     state.Scores{Stage: uint8(rng.IntN(7))},
+			Scores: state.Scores{Stage: uint8(rng.IntN(7))},
 		}
 		vs[i] = features.Compute(&c, 1e12+2e10)
 	}
