@@ -63,11 +63,14 @@ func (s *script) forward(vs []features.Vector, out []float64) error {
 	}
 	flat := unsafe.Slice((*float32)(unsafe.Pointer(&vs[0])), len(vs)*features.Len)
 	return onThread(func() error {
-		prev, err := ts.GradSetEnabled(false)
-		if err != nil {
+		// Inference builds no autograd graph. gotch v0.7.0's GradSetEnabled
+		// misreads the previous mode (it reads a C int as a Go int), so the
+		// mode is restored to enabled, libtorch's default, which nothing in
+		// Kairos changes.
+		if _, err := ts.GradSetEnabled(false); err != nil {
 			return err
 		}
-		defer ts.GradSetEnabled(prev)
+		defer ts.GradSetEnabled(true)
 		x, err := ts.NewTensorFromData(flat, []int64{int64(len(vs)), features.Len})
 		if err != nil {
 			return fmt.Errorf("input tensor: %w", err)
