@@ -132,6 +132,7 @@ func (m *MLP) Predict(v *features.Vector, out []float64) {
 				continue // ReLU zeros and one-hot features are common
 			}
 			row := l.W[i*l.Out : (i+1)*l.Out]
+			h := h[:len(row)] // lets the compiler drop the bounds check
 			for j, w := range row {
 				h[j] += xi * w
 			}
@@ -198,7 +199,7 @@ func (m *MLP) PredictBatch(vs []features.Vector, out []float64) error {
 					if xi == 0 {
 						continue
 					}
-					h := next[r*MaxWidth : r*MaxWidth+l.Out]
+					h := next[r*MaxWidth : r*MaxWidth+len(row)]
 					for j, w := range row {
 						h[j] += xi * w
 					}

@@ -246,6 +246,29 @@ func TestBaseline(t *testing.T) {
 	}
 }
 
+// The fitted prior is strong when the actions convert alike and weak when
+// they differ far beyond binomial noise.
+func TestBaselineFittedStrength(t *testing.T) {
+	make := func(rates ...float64) []Example {
+		var ex []Example
+		for a, r := range rates {
+			for i := range 1000 {
+				ex = append(ex, Example{Action: string(rune('a' + a)), Outcome: float64(i) < r*1000})
+			}
+		}
+		return ex
+	}
+	if s := FitBaseline(make(0.05, 0.05, 0.05, 0.05), 0).Strength; s != MaxPriorStrength {
+		t.Errorf("alike: strength %v", s)
+	}
+	if s := FitBaseline(make(0.01, 0.3, 0.05, 0.6), 0).Strength; s > 10 {
+		t.Errorf("different: strength %v", s)
+	}
+	if s := FitBaseline(make(0.05), 0).Strength; s != MinPriorStrength {
+		t.Errorf("one action: strength %v", s)
+	}
+}
+
 func TestSplit(t *testing.T) {
 	ex, _ := simulate(1000, 4)
 	// Shuffle: split must order by time itself.

@@ -38,7 +38,8 @@ type TrainConfig struct {
 	// ValidationFraction is the most recent share of the training slice
 	// used to pick the epoch. Default 0.1.
 	ValidationFraction float64
-	// PriorStrength of the baseline's Beta prior. Default 2.
+	// PriorStrength of the baseline's Beta prior, in pseudo-observations.
+	// Default: fitted to the data (FitBaseline).
 	PriorStrength float64
 	// FeatureVersion recorded in the model. Default features.Version;
 	// ExternalFeatures for vectors that are not contact features.
@@ -89,7 +90,6 @@ func (c *TrainConfig) defaults(ex []Example) error {
 	deff(&c.WeightDecay, 1e-4)
 	deff(&c.HoldoutFraction, 0.2)
 	deff(&c.ValidationFraction, 0.1)
-	deff(&c.PriorStrength, DefaultPriorStrength)
 	if c.HoldoutFraction >= 1 || c.ValidationFraction >= 1 {
 		return fmt.Errorf("propensity: holdout %v and validation %v fractions must be below 1", c.HoldoutFraction, c.ValidationFraction)
 	}
@@ -114,6 +114,8 @@ type Report struct {
 	// Epochs is the number of epochs run; BestEpoch the one kept.
 	Epochs, BestEpoch int
 	Model, Baseline   Metrics
+	// BaselineStrength is the fitted prior strength of the baseline.
+	BaselineStrength float64
 	// Current is the model in service, on the same holdout; nil if none
 	// was given.
 	Current *Metrics
@@ -131,15 +133,15 @@ type Report struct {
 // String renders the report on a few lines.
 func (r *Report) String() string {
 	s := fmt.Sprintf("examples %d: train %d (validation %d), holdout %d from At=%d; epochs %d (best %d)\n"+
-		"holdout log-loss %.5f, AUC %.4f (baseline: log-loss %.5f, AUC %.4f)",
+		"holdout log-loss %.5f, AUC %.4f (baseline, prior strength %.0f: log-loss %.5f, AUC %.4f)",
 		r.Examples, r.Train, r.Validation, r.Holdout, r.HoldoutFrom, r.Epochs, r.BestEpoch,
-		r.Model.LogLoss, r.Model.AUC, r.Baseline.LogLoss, r.Baseline.AUC)
+		r.Model.LogLoss, r.Model.AUC, r.BaselineStrength, r.Baseline.LogLoss, r.Baseline.AUC)
 	if r.Current != nil {
 		s += fmt.Sprintf(" (current: log-loss %.5f, AUC %.4f)", r.Current.LogLoss, r.Current.AUC)
 	}
 	if r.ModelPolicy != nil {
-		s += fmt.Sprintf("\nIPW outcome rate: model policy %.5f ± %.5f, baseline policy %.5f ± %.5f, logged %.5f",
-			r.ModelPolicy.IPW, r.ModelPolicy.StdErr, r.BaselinePolicy.IPW, r.BaselinePolicy.StdErr, r.LoggedRate)
+		s += fmt.Sprintf("\nIPW outcome rate: model policy %.5f ± %.5f (%d matched), baseline policy %.5f ± %.5f (%d matched), logged %.5f",
+			r.ModelPolicy.IPW, r.ModelPolicy.StdErr, r.ModelPolicy.Matched, r.BaselinePolicy.IPW, r.BaselinePolicy.StdErr, r.BaselinePolicy.Matched, r.LoggedRate)
 	}
 	return s + "\n" + r.Reason
 }

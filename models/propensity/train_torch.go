@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"unsafe"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
@@ -98,7 +99,9 @@ func Train(ex []Example, current *MLP, cfg TrainConfig) (*MLP, *Report, error) {
 	if best == nil {
 		return nil, nil, errors.New("propensity: training diverged: no epoch had a finite validation log-loss")
 	}
-	evaluate(rep, best, FitBaseline(train, cfg.PriorStrength), current, holdout)
+	base := FitBaseline(train, cfg.PriorStrength)
+	rep.BaselineStrength = base.Strength
+	evaluate(rep, best, base, current, holdout)
 	return best, rep, nil
 }
 
@@ -136,7 +139,7 @@ func newNet(actions int, hidden []int, rng *rand.Rand) (*net, error) {
 }
 
 func addVar(p *nn.Path, name string, data []float32, shape []int64) (*ts.Tensor, error) {
-	t, err := ts.NewTensorFromData(data, shape)
+	t, err := tensorOf(data, shape)
 	if err != nil {
 		return nil, fmt.Errorf("propensity: %s: %w", name, err)
 	}
@@ -173,17 +176,17 @@ func (n *net) forward(x *ts.Tensor) (*ts.Tensor, error) {
 // shown actions' logits.
 func (n *net) step(opt *nn.Optimizer, x []float32, actions []int64, y []float32) error {
 	rows := int64(len(actions))
-	xt, err := ts.NewTensorFromData(x, []int64{rows, features.Len})
+	xt, err := tensorOf(x, []int64{rows, features.Len})
 	if err != nil {
 		return err
 	}
 	defer xt.Drop()
-	at, err := ts.NewTensorFromData(actions, []int64{rows, 1})
+	at, err := tensorOf(actions, []int64{rows, 1})
 	if err != nil {
 		return err
 	}
 	defer at.Drop()
-	yt, err := ts.NewTensorFromData(y, []int64{rows, 1})
+	yt, err := tensorOf(y, []int64{rows, 1})
 	if err != nil {
 		return err
 	}
@@ -218,15 +221,31 @@ func (n *net) export(featureVersion int, actions []string, mean, inv []float32) 
 	for k := range n.w {
 		in, out := n.dims[k], n.dims[k+1]
 		l := Layer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
-		if err := n.w[k].CopyData(l.W, uint(len(l.W))); err != nil {
+		if err := copyOut(n.w[k], l.W); err != nil {
 			return nil, fmt.Errorf("propensity: export layer %d: %w", k, err)
 		}
-		if err := n.b[k].CopyData(l.B, uint(len(l.B))); err != nil {
+		if err := copyOut(n.b[k], l.B); err != nil {
 			return nil, fmt.Errorf("propensity: export layer %d: %w", k, err)
 		}
 		layers[k] = l
 	}
 	return NewMLP(featureVersion, append([]string(nil), actions...), append([]float32(nil), mean...), append([]float32(nil), inv...), layers)
+}
+
+// tensorOf copies a Go slice into a new libtorch tensor. gotch's
+// NewTensorFromData inspects every element by reflection (most of the
+// training time, measured); OfDataSize takes the bytes, a memmove.
+func tensorOf[T float32 | int64](data []T, shape []int64) (*ts.Tensor, error) {
+	dtype := gotch.Float
+	var zero T
+	if any(zero) == any(int64(0)) {
+		dtype = gotch.Int64
+	}
+	if len(data) == 0 {
+		return nil, errors.New("propensity: empty tensor")
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), len(data)*int(unsafe.Sizeof(zero)))
+	return ts.OfDataSize(b, shape, dtype)
 }
 
 func (n *net) close() {
@@ -289,7 +308,7 @@ func (t *TorchMLP) PredictBatch(vs []features.Vector, out []float64) error {
 		return err
 	}
 	defer ts.GradSetEnabled(true)
-	xt, err := ts.NewTensorFromData(x, []int64{int64(len(vs)), features.Len})
+	xt, err := tensorOf(x, []int64{int64(len(vs)), features.Len})
 	if err != nil {
 		return err
 	}
@@ -304,13 +323,24 @@ func (t *TorchMLP) PredictBatch(vs []features.Vector, out []float64) error {
 	}
 	defer p.Drop()
 	buf := make([]float32, len(vs)*na)
-	if err := p.CopyData(buf, uint(len(buf))); err != nil {
+	if err := copyOut(p, buf); err != nil {
 		return err
 	}
 	for i, v := range buf {
 		out[i] = float64(v)
 	}
 	return nil
+}
+
+// copyOut copies a float32 tensor into dst through a byte view: gotch's
+// CopyData inspects dst element by element by reflection.
+func copyOut(t *ts.Tensor, dst []float32) error {
+	bytesView, err := t.ViewDtype(gotch.Uint8, false)
+	if err != nil {
+		return err
+	}
+	defer bytesView.Drop()
+	return bytesView.CopyDataUint8(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(dst)*4), uint(len(dst)*4))
 }
 
 // Close frees the libtorch tensors.

@@ -251,3 +251,37 @@ func TestScoreDuringReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func benchScript(b *testing.B, rows int) {
+	dir := b.TempDir()
+	for name, src := range map[string]string{"m.yaml": manifest("m", "m.pt", "logit"), "m.pt": "testdata/linear.pt"} {
+		data := []byte(src)
+		if name == "m.pt" {
+			var err error
+			if data, err = os.ReadFile(src); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r, err := Open(Config{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	m, _ := r.Get("m")
+	vs := randomVectors(rows, 4)
+	out := make([]float64, rows)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.ScoreBatch(vs, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/contact")
+}
+
+func BenchmarkScriptScore1(b *testing.B)        { benchScript(b, 1) }
+func BenchmarkScriptScoreBatch256(b *testing.B) { benchScript(b, 256) }

@@ -71,7 +71,10 @@ func (s *script) forward(vs []features.Vector, out []float64) error {
 			return err
 		}
 		defer ts.GradSetEnabled(true)
-		x, err := ts.NewTensorFromData(flat, []int64{int64(len(vs)), features.Len})
+		// OfDataSize copies bytes; NewTensorFromData would inspect every
+		// element by reflection.
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&flat[0])), len(flat)*4)
+		x, err := ts.OfDataSize(raw, []int64{int64(len(vs)), features.Len}, gotch.Float)
 		if err != nil {
 			return fmt.Errorf("input tensor: %w", err)
 		}
@@ -93,8 +96,15 @@ func (s *script) forward(vs []features.Vector, out []float64) error {
 		case gotch.Double:
 			return y.CopyData(out, uint(len(out)))
 		case gotch.Float:
+			// Through a byte view: gotch's CopyData inspects every
+			// element of dst by reflection.
 			buf := make([]float32, len(out))
-			if err := y.CopyData(buf, uint(len(buf))); err != nil {
+			bv, err := y.ViewDtype(gotch.Uint8, false)
+			if err != nil {
+				return err
+			}
+			defer bv.Drop()
+			if err := bv.CopyDataUint8(unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(buf)*4), uint(len(buf)*4)); err != nil {
 				return err
 			}
 			for i, v := range buf {
