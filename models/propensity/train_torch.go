@@ -11,7 +11,6 @@ import (
 	"unsafe"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/kairos-engine/kairos/models/features"
@@ -46,8 +45,12 @@ func Train(ex []Example, current *MLP, cfg TrainConfig) (*MLP, *Report, error) {
 		return nil, nil, err
 	}
 	defer n.close()
-	opt, err := nn.NewAdamConfig(0.9, 0.999, cfg.WeightDecay).Build(n.vs, cfg.LearningRate)
+	opt, err := ts.Adam(cfg.LearningRate, 0.9, 0.999, cfg.WeightDecay)
 	if err != nil {
+		return nil, nil, fmt.Errorf("propensity: optimiser: %w", err)
+	}
+	defer opt.Drop()
+	if err := opt.AddParameters(n.params()); err != nil {
 		return nil, nil, fmt.Errorf("propensity: optimiser: %w", err)
 	}
 
@@ -105,19 +108,27 @@ func Train(ex []Example, current *MLP, cfg TrainConfig) (*MLP, *Report, error) {
 	return best, rep, nil
 }
 
-// net is the MLP as libtorch variables: W[k] is [in, out] and B[k] is
-// [out], the pure-Go Layer layout, so export is a copy.
+// net is the MLP as libtorch tensors: W[k] is [in, out] and B[k] is
+// [out], the pure-Go Layer layout, so export is a copy. The optimiser
+// holds the parameters directly (gotch's VarStore and nn.Optimizer cannot
+// be freed).
 type net struct {
-	vs   *nn.VarStore
 	w, b []*ts.Tensor
 	dims []int // features.Len, hidden..., actions
+}
+
+func (n *net) params() []ts.Tensor {
+	var ps []ts.Tensor
+	for k := range n.w {
+		ps = append(ps, *n.w[k], *n.b[k])
+	}
+	return ps
 }
 
 // newNet initialises the layers in Go (Kaiming-uniform weights, zero
 // biases, from rng) so that training is reproducible from the seed.
 func newNet(actions int, hidden []int, rng *rand.Rand) (*net, error) {
-	n := &net{vs: nn.NewVarStore(gotch.CPU), dims: append(append([]int{features.Len}, hidden...), actions)}
-	root := n.vs.Root()
+	n := &net{dims: append(append([]int{features.Len}, hidden...), actions)}
 	for k := 0; k+1 < len(n.dims); k++ {
 		in, out := n.dims[k], n.dims[k+1]
 		bound := math.Sqrt(6.0 / float64(in))
@@ -125,30 +136,38 @@ func newNet(actions int, hidden []int, rng *rand.Rand) (*net, error) {
 		for i := range w {
 			w[i] = float32((rng.Float64()*2 - 1) * bound)
 		}
-		wt, err := addVar(root, fmt.Sprintf("w%d", k), w, []int64{int64(in), int64(out)})
-		if err != nil {
+		if err := n.add(w, make([]float32, out)); err != nil {
+			n.close()
 			return nil, err
 		}
-		bt, err := addVar(root, fmt.Sprintf("b%d", k), make([]float32, out), []int64{int64(out)})
-		if err != nil {
-			return nil, err
-		}
-		n.w, n.b = append(n.w, wt), append(n.b, bt)
 	}
 	return n, nil
 }
 
-func addVar(p *nn.Path, name string, data []float32, shape []int64) (*ts.Tensor, error) {
+// add appends a layer's parameters, as tensors that require gradients.
+func (n *net) add(w, b []float32) error {
+	k := len(n.w)
+	in, out := n.dims[k], n.dims[k+1]
+	wt, err := param(w, []int64{int64(in), int64(out)})
+	if err != nil {
+		return fmt.Errorf("propensity: layer %d weights: %w", k, err)
+	}
+	bt, err := param(b, []int64{int64(out)})
+	if err != nil {
+		wt.Drop()
+		return fmt.Errorf("propensity: layer %d biases: %w", k, err)
+	}
+	n.w, n.b = append(n.w, wt), append(n.b, bt)
+	return nil
+}
+
+func param(data []float32, shape []int64) (*ts.Tensor, error) {
 	t, err := tensorOf(data, shape)
 	if err != nil {
-		return nil, fmt.Errorf("propensity: %s: %w", name, err)
+		return nil, err
 	}
 	defer t.Drop()
-	v, err := p.Add(name, t, true)
-	if err != nil {
-		return nil, fmt.Errorf("propensity: %s: %w", name, err)
-	}
-	return v, nil
+	return t.SetRequiresGrad(true, false)
 }
 
 // forward returns the logits [rows, actions] of standardised inputs x
@@ -174,7 +193,7 @@ func (n *net) forward(x *ts.Tensor) (*ts.Tensor, error) {
 
 // step takes one Adam step on the batch's binary cross-entropy of the
 // shown actions' logits.
-func (n *net) step(opt *nn.Optimizer, x []float32, actions []int64, y []float32) error {
+func (n *net) step(opt *ts.COptimizer, x []float32, actions []int64, y []float32) error {
 	rows := int64(len(actions))
 	xt, err := tensorOf(x, []int64{rows, features.Len})
 	if err != nil {
@@ -266,18 +285,15 @@ type TorchMLP struct {
 func NewTorchMLP(m *MLP) (*TorchMLP, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	n := &net{vs: nn.NewVarStore(gotch.CPU), dims: []int{features.Len}}
-	root := n.vs.Root()
-	for k, l := range m.Layers {
-		wt, err := addVar(root, fmt.Sprintf("w%d", k), l.W, []int64{int64(l.In), int64(l.Out)})
-		if err != nil {
+	n := &net{dims: []int{features.Len}}
+	for _, l := range m.Layers {
+		n.dims = append(n.dims, l.Out)
+	}
+	for _, l := range m.Layers {
+		if err := n.add(l.W, l.B); err != nil {
+			n.close()
 			return nil, err
 		}
-		bt, err := addVar(root, fmt.Sprintf("b%d", k), l.B, []int64{int64(l.Out)})
-		if err != nil {
-			return nil, err
-		}
-		n.w, n.b, n.dims = append(n.w, wt), append(n.b, bt), append(n.dims, l.Out)
 	}
 	return &TorchMLP{m: m, n: n}, nil
 }
