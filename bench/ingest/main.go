@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kairos-engine/kairos/bench/synth"
+	"github.com/kairos-engine/kairos/models/lead"
+	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream"
 	"github.com/kairos-engine/kairos/stream/broker"
@@ -44,15 +47,27 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the last engine run")
 	memprofile := flag.String("memprofile", "", "write an allocation profile of the last engine run")
 	verbose := flag.Bool("v", false, "show the engine's log")
+	scores := flag.String("scores", "on", "score every event as kairos serve does (on), not at all (off), or both in alternation to measure what scoring costs (both)")
 	flag.Parse()
 	if *verbose {
 		logOut = os.Stderr
 	}
+	switch *scores {
+	case "on", "off", "both":
+	default:
+		fmt.Fprintln(os.Stderr, "ingest: -scores must be on, off or both")
+		os.Exit(2)
+	}
+	scoreModes = map[string][]bool{"on": {true}, "off": {false}, "both": {false, true}}[*scores]
 	if err := run(*events, *runs, int32(*partitions), *seed, *sync, *cpuprofile, *memprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
 	}
 }
+
+// scoreModes are the engine variants each run measures: with the scoring
+// models (as kairos serve runs) and/or without.
+var scoreModes = []bool{true}
 
 func run(n, runs int, partitions int32, seed uint64, syncWrites bool, cpuprofile, memprofile string) error {
 	ctx := context.Background()
@@ -88,7 +103,9 @@ func run(n, runs int, partitions int32, seed uint64, syncWrites bool, cpuprofile
 	recs = nil
 	fmt.Printf("preloaded: %d events, mean %.0f bytes\n", n, float64(bytes)/float64(n))
 
-	var base, eng, cpu []float64
+	var base []float64
+	eng := map[bool][]float64{}
+	cpu := map[bool][]float64{}
 	for i := range runs {
 		bt, err := baseline(ctx, addr, n)
 		if err != nil {
@@ -109,12 +126,19 @@ func run(n, runs int, partitions int32, seed uint64, syncWrites bool, cpuprofile
 				return err
 			}
 		}
-		cpu0 := cpuTime()
-		et, err := engineRun(ctx, addr, n, partitions, syncWrites, i, prof)
-		if err != nil {
-			return err
+		base = append(base, float64(n)/bt.Seconds())
+		for _, scored := range scoreModes {
+			cpu0 := cpuTime()
+			et, err := engineRun(ctx, addr, n, partitions, syncWrites, i, prof, scored)
+			if err != nil {
+				return err
+			}
+			used := cpuTime() - cpu0
+			eng[scored] = append(eng[scored], float64(n)/et.Seconds())
+			cpu[scored] = append(cpu[scored], float64(used.Microseconds())/float64(n))
+			fmt.Printf("run %d: baseline %9.0f records/s   engine (scores %-3v) %9.0f events/s   (%.2fs, CPU %.2fs = %.2f µs/event)\n",
+				i+1, base[i], onOff(scored), eng[scored][i], et.Seconds(), used.Seconds(), cpu[scored][i])
 		}
-		used := cpuTime() - cpu0
 		if last && memprofile != "" {
 			runtime.GC()
 			if err := writeHeapProfile(memprofile); err != nil {
@@ -122,16 +146,25 @@ func run(n, runs int, partitions int32, seed uint64, syncWrites bool, cpuprofile
 			}
 			fmt.Printf("  allocation profile: go tool pprof -sample_index=alloc_space -base %s.base %s\n", memprofile, memprofile)
 		}
-		base = append(base, float64(n)/bt.Seconds())
-		eng = append(eng, float64(n)/et.Seconds())
-		cpu = append(cpu, float64(used.Microseconds())/float64(n))
-		fmt.Printf("run %d: baseline %9.0f records/s   engine %9.0f events/s   (%.2fs, CPU %.2fs = %.2f µs/event)\n",
-			i+1, base[i], eng[i], et.Seconds(), used.Seconds(), cpu[i])
 	}
-	mb, me := median(base), median(eng)
-	fmt.Printf("\nmedian of %d runs: baseline consumer %.0f records/s; engine %.0f events/s; engine/baseline = %.2f; process CPU %.2f µs/event\n",
-		runs, mb, me, me/mb, median(cpu))
+	mb := median(base)
+	for _, scored := range scoreModes {
+		me := median(eng[scored])
+		fmt.Printf("\nmedian of %d runs, scores %s: baseline consumer %.0f records/s; engine %.0f events/s; engine/baseline = %.2f; process CPU %.2f µs/event\n",
+			runs, onOff(scored), mb, me, me/mb, median(cpu[scored]))
+	}
+	if len(scoreModes) == 2 {
+		fmt.Printf("scores on / off: throughput %.3f, CPU per event %.3f\n",
+			median(eng[true])/median(eng[false]), median(cpu[true])/median(cpu[false]))
+	}
 	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // baseline reads every input record with a plain consumer and no work.
@@ -157,7 +190,7 @@ func baseline(ctx context.Context, addr string, n int) (time.Duration, error) {
 
 // engineRun folds all records into a fresh store with a fresh group and
 // returns the time from start until every input record is committed.
-func engineRun(ctx context.Context, addr string, n int, partitions int32, syncWrites bool, i int, cpuprofile string) (time.Duration, error) {
+func engineRun(ctx context.Context, addr string, n int, partitions int32, syncWrites bool, i int, cpuprofile string, scored bool) (time.Duration, error) {
 	dir, err := os.MkdirTemp("", "kairos-ingest-")
 	if err != nil {
 		return 0, err
@@ -169,7 +202,21 @@ func engineRun(ctx context.Context, addr string, n int, partitions int32, syncWr
 	}
 	defer st.Close()
 	reg := prometheus.NewRegistry()
+	var models *atomic.Pointer[scoring.Models]
+	if scored {
+		plan, err := lead.Default()
+		if err != nil {
+			return 0, err
+		}
+		m, err := scoring.New(plan, scoring.Config{}, scoring.Population{})
+		if err != nil {
+			return 0, err
+		}
+		models = new(atomic.Pointer[scoring.Models])
+		models.Store(m)
+	}
 	eng, err := stream.New(stream.Config{
+		Models:     models,
 		Registerer: reg,
 		Brokers:    []string{addr},
 		Group:      fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i),
