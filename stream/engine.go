@@ -106,6 +106,19 @@ type Config struct {
 	// Retention limits how long per-contact history is kept; the zero
 	// value keeps it without limit.
 	Retention Retention
+	// ClientOptsFor adds options to one of the engine's Kafka clients by
+	// role ("consumer", "producer"): per-client hooks such as franz-go's
+	// Prometheus plugin, which serves exactly one client. nil: none.
+	ClientOptsFor func(role string) []kgo.Opt
+}
+
+// clientOpts returns the shared client options plus the role's own.
+func (e *Engine) clientOpts(role string) []kgo.Opt {
+	opts := e.cfg.ClientOpts
+	if e.cfg.ClientOptsFor != nil {
+		opts = append(append([]kgo.Opt(nil), opts...), e.cfg.ClientOptsFor(role)...)
+	}
+	return opts
 }
 
 // Retention configures data retention (GDPR storage limitation).
@@ -314,7 +327,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		kgo.SeedBrokers(e.cfg.Brokers...),
 		kgo.ProducerLinger(2 * time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
-	}, e.cfg.ClientOpts...)...)
+	}, e.clientOpts("producer")...)...)
 	if err != nil {
 		return fmt.Errorf("stream: producer: %w", err)
 	}
@@ -350,7 +363,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.InstanceID != "" {
 		copts = append(copts, kgo.InstanceID(e.cfg.InstanceID))
 	}
-	consumer, err := kgo.NewClient(append(copts, e.cfg.ClientOpts...)...)
+	consumer, err := kgo.NewClient(append(copts, e.clientOpts("consumer")...)...)
 	if err != nil {
 		return fmt.Errorf("stream: consumer: %w", err)
 	}

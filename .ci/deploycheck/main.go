@@ -293,13 +293,23 @@ func reportPending(e *exported, w io.Writer) error {
 func writeTable(e *exported, w io.Writer) {
 	fmt.Fprintln(w, "| metric | type | labels | help |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- |")
+	fmt.Fprintln(w, clientRow)
 	for _, f := range e.sortedFamilies() {
-		if !strings.HasPrefix(f.name, "kairos_") {
+		if !strings.HasPrefix(f.name, "kairos_") || strings.HasPrefix(f.name, clientPrefix) {
 			continue
 		}
 		fmt.Fprintf(w, "| `%s` | %s | %s | %s |\n", f.name, f.typ, f.labelList(), strings.ReplaceAll(f.help, "|", `\|`))
 	}
 }
+
+// clientPrefix marks franz-go's own client metrics (plugin/kprom): which
+// of them exist depends on what the clients have done so far (a per-broker
+// series appears with the first request to that broker), so the table
+// documents them as one group row instead of series by series.
+const clientPrefix = "kairos_kafka_"
+
+// clientRow is the group row of the metrics table.
+const clientRow = "| `kairos_kafka_consumer_*`, `kairos_kafka_producer_*` | counter, histogram, gauge | node_id, topic | franz-go's client metrics (plugin/kprom), one set per client: connections, requests, bytes and records written and read, buffered records, latencies. |"
 
 // tableRow matches a row of the metrics table: | `name` | type | help |
 var tableRow = regexp.MustCompile("^\\| `(kairos_[a-z0-9_]+)` \\| ([a-z]+) \\|")
@@ -312,6 +322,9 @@ func checkDoc(e *exported, path string) error {
 	if err != nil {
 		return err
 	}
+	if !strings.Contains(string(data), clientRow) {
+		return fmt.Errorf("%s: the metrics table lacks the franz-go client row:\n%s", path, clientRow)
+	}
 	documented := map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
 		if m := tableRow.FindStringSubmatch(line); m != nil {
@@ -320,7 +333,7 @@ func checkDoc(e *exported, path string) error {
 	}
 	var errs []error
 	for _, f := range e.sortedFamilies() {
-		if !strings.HasPrefix(f.name, "kairos_") {
+		if !strings.HasPrefix(f.name, "kairos_") || strings.HasPrefix(f.name, clientPrefix) {
 			continue
 		}
 		switch typ, ok := documented[f.name]; {

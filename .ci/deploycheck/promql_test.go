@@ -73,7 +73,8 @@ h_seconds_bucket{route="/v1",le="+Inf"} 1
 }
 
 func TestCheckDoc(t *testing.T) {
-	e, err := parseScrape(strings.NewReader("# HELP kairos_a_total A.\n# TYPE kairos_a_total counter\nkairos_a_total 1\n# HELP kairos_b_seconds B.\n# TYPE kairos_b_seconds histogram\nkairos_b_seconds_count 1\n"))
+	e, err := parseScrape(strings.NewReader("# HELP kairos_a_total A.\n# TYPE kairos_a_total counter\nkairos_a_total 1\n# HELP kairos_b_seconds B.\n# TYPE kairos_b_seconds histogram\nkairos_b_seconds_count 1\n" +
+		"# HELP kairos_kafka_consumer_connects_total C.\n# TYPE kairos_kafka_consumer_connects_total counter\nkairos_kafka_consumer_connects_total{node_id=\"0\"} 1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +84,16 @@ func TestCheckDoc(t *testing.T) {
 		{"complete", "| `kairos_a_total` | counter | | A. |\n| `kairos_b_seconds` | histogram | | B. |\n", ""},
 		{"missing", "| `kairos_a_total` | counter | | A. |\n", "kairos_b_seconds (histogram) is exported but not in the metrics table"},
 		{"wrong type", "| `kairos_a_total` | gauge | | A. |\n| `kairos_b_seconds` | histogram | | B. |\n", "kairos_a_total is a counter, the table says gauge"},
+		{"no client row", "| `kairos_a_total` | counter | | A. |\n| `kairos_b_seconds` | histogram | | B. |\n", "lacks the franz-go client row"},
 		{"stale", "| `kairos_a_total` | counter | | A. |\n| `kairos_b_seconds` | histogram | | B. |\n| `kairos_gone_total` | counter | | G. |\n", "lists kairos_gone_total, which the engine does not export"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "doc.md")
-			if err := os.WriteFile(path, []byte(tc.doc), 0o644); err != nil {
+			doc := tc.doc
+			if tc.name != "no client row" {
+				doc = clientRow + "\n" + doc
+			}
+			if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			err := checkDoc(e, path)

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/kairos-engine/kairos/api"
 	"github.com/kairos-engine/kairos/api/auth"
@@ -292,6 +293,11 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Registerer:        reg,
 		Models:            models,
 		Retention:         s.retention,
+		// franz-go's client metrics, one plugin per client: a plugin
+		// registers its collectors for the one client it serves.
+		ClientOptsFor: func(role string) []kgo.Opt {
+			return []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("kairos", kprom.Subsystem("kafka_"+role), kprom.Registerer(reg)))}
+		},
 	})
 	if err != nil {
 		return err
