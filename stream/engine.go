@@ -468,6 +468,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 // offset has no state here, so it is rebuilt from the earliest retained
 // record.
 func (e *Engine) onAssigned(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	assignStart := time.Now()
 	parts := make(map[int32]bool)
 	for _, ps := range offsets {
 		for p := range ps {
@@ -519,6 +520,7 @@ func (e *Engine) onAssigned(_ context.Context, offsets map[string]map[int32]kgo.
 	}
 	e.metrics.assigned.Set(float64(len(workers)))
 	e.metrics.rebalances.Inc()
+	e.metrics.assignSeconds.Observe(time.Since(assignStart).Seconds())
 	e.log.Info("partitions assigned", "partitions", len(parts))
 	e.setReady(true, "")
 	return out, nil

@@ -33,6 +33,8 @@ type metrics struct {
 	retentionTrimmed   prometheus.Counter
 	retentionExpired   prometheus.Counter
 	freshness          *freshnessMetrics
+	relayLatency       prometheus.Histogram
+	assignSeconds      prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
@@ -116,6 +118,19 @@ func newMetrics(reg prometheus.Registerer, t Topics) *metrics {
 	}
 	m.scores = newScoreMetrics(reg)
 	m.freshness = newFreshnessMetrics(reg)
+	m.relayLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "kairos_stream_relay_latency_seconds",
+		Help:    "Time from a committed outbox record being handed to the relay to the broker's acknowledgement (WAL sync included).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	})
+	m.assignSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "kairos_stream_assign_duration_seconds",
+		Help:    "Time to take over assigned partitions after a rebalance: open their state, load tombstones and known ids, queue their unacknowledged outbox.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+	})
+	if reg != nil {
+		reg.MustRegister(m.relayLatency, m.assignSeconds)
+	}
 	m.erasures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kairos_stream_erasures_total",
 		Help: "Contacts erased (GDPR erasure) on this instance's partitions.",

@@ -59,6 +59,7 @@ type relay struct {
 type queuedRecord struct {
 	p   int32
 	rec state.OutboxRecord
+	at  time.Time // when the committed record was handed to the relay
 }
 
 func newRelay(cl *kgo.Client, store *state.Store, log *slog.Logger, m *metrics, fail func(error)) *relay {
@@ -85,12 +86,13 @@ func (r *relay) enqueue(p int32, recs []state.OutboxRecord) {
 		r.inflight[p] = fl
 	}
 	n := 0
+	now := time.Now()
 	for _, rec := range recs {
 		if _, ok := fl[rec.Seq]; ok {
 			continue
 		}
 		fl[rec.Seq] = struct{}{}
-		r.queue = append(r.queue, queuedRecord{p: p, rec: rec})
+		r.queue = append(r.queue, queuedRecord{p: p, rec: rec, at: now})
 		n++
 	}
 	r.mu.Unlock()
@@ -128,7 +130,7 @@ func (r *relay) publish() error {
 				kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 			}
 		}
-		p, seq, topic := q.p, q.rec.Seq, q.rec.Topic
+		p, seq, topic, queued := q.p, q.rec.Seq, q.rec.Topic, q.at
 		r.pending.Add(1)
 		// The producer's context is not the engine's: records handed over
 		// are delivered even while the engine shuts down.
@@ -146,6 +148,7 @@ func (r *relay) publish() error {
 			r.acked[p] = append(r.acked[p], seq)
 			r.mu.Unlock()
 			r.metrics.relayed(topic)
+			r.metrics.relayLatency.Observe(time.Since(queued).Seconds())
 		})
 	}
 	return nil

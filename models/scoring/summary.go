@@ -164,4 +164,6 @@ type Report struct {
 	BGErr      error // why there is no BG/NBD fit (churn.ErrNotEnoughData, ...), nil if fitted
 	GGErr      error
 	Scan       time.Duration // wall time of the scans, without the fit
+	// PartitionContacts counts the contacts of each partition scanned.
+	PartitionContacts map[int32]uint64
 }

@@ -1,6 +1,8 @@
 package population
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kairos-engine/kairos/models/lead"
@@ -21,6 +23,7 @@ type metrics struct {
 	repeat        prometheus.Gauge
 	scanSeconds   prometheus.Gauge
 	refreshes     prometheus.Counter
+	perPartition  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
@@ -53,6 +56,10 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 			Name: "kairos_population_refreshes_total",
 			Help: "Completed population refreshes.",
 		}),
+		perPartition: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kairos_population_partition_contacts",
+			Help: "Contacts stored per owned partition at the last refresh.",
+		}, []string{"partition"}),
 	}
 	for _, model := range []string{"bgnbd", "gamma_gamma"} {
 		m.fitSeconds.WithLabelValues(model)
@@ -60,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		m.fitted.WithLabelValues(model)
 	}
 	if reg != nil {
-		reg.MustRegister(m.fitSeconds, m.logLikelihood, m.fitted, m.customers, m.repeat, m.scanSeconds, m.refreshes,
+		reg.MustRegister(m.fitSeconds, m.logLikelihood, m.fitted, m.customers, m.repeat, m.scanSeconds, m.refreshes, m.perPartition,
 			&distributions{s: s})
 	}
 	return m
@@ -72,6 +79,10 @@ func (m *metrics) record(r *scoring.Report) {
 	m.customers.Set(float64(p.Customers))
 	m.repeat.Set(float64(r.Summary.Churn.RepeatCustomers()))
 	m.scanSeconds.Set(r.Scan.Seconds())
+	m.perPartition.Reset() // partitions this instance no longer owns disappear
+	for p, n := range r.PartitionContacts {
+		m.perPartition.WithLabelValues(strconv.Itoa(int(p))).Set(float64(n))
+	}
 	set := func(model string, ok bool, dur, ll float64, conv bool) {
 		m.fitSeconds.WithLabelValues(model).Set(dur)
 		if ok {

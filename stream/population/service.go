@@ -205,6 +205,7 @@ func (s *Service) build(ctx context.Context, at int64, m *scoring.Models) (*scor
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 	start := time.Now()
 	total := scoring.NewSummary(at)
+	perPartition := make(map[int32]uint64, len(parts))
 	pts := make([]*state.Partition, len(parts))
 	for i, p := range parts {
 		if err := ctx.Err(); err != nil {
@@ -219,11 +220,12 @@ func (s *Service) build(ctx context.Context, at int64, m *scoring.Models) (*scor
 		if err != nil {
 			return nil, fmt.Errorf("population: scan partition %d: %w", p, err)
 		}
+		perPartition[p] = sum.Contacts
 		if err := total.Merge(sum); err != nil {
 			return nil, fmt.Errorf("population: merge partition %d: %w", p, err)
 		}
 	}
-	res := &scoring.Report{Summary: total, Scan: time.Since(start)}
+	res := &scoring.Report{Summary: total, Scan: time.Since(start), PartitionContacts: perPartition}
 	fitStart := time.Now()
 	pop := scoring.Population{
 		At:         time.UnixMilli(at),
