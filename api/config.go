@@ -78,6 +78,9 @@ type Config struct {
 	// Population serves /v1/segments, /v1/models/churn and fits at past
 	// instants for ?at=; nil: those routes answer 503.
 	Population Population
+	// NBA configures next-best-action, send time and decision outcomes
+	// (nba.go); its zero value leaves those routes answering 503.
+	NBA NBA
 }
 
 // withDefaults returns cfg with every unset field defaulted.
