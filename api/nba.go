@@ -157,7 +157,9 @@ func (s *Server) initNBA() error {
 		return err
 	}
 	s.nbaMetrics = m
-	s.nbaScratch.New = func() any { return &nbaScratch{hours: make([]sendtime.Hour, sendtime.Slots(time.Time{}, sendtime.MaxWindow)+1)} }
+	s.nbaScratch.New = func() any {
+		return &nbaScratch{hours: make([]sendtime.Hour, sendtime.Slots(time.Time{}, sendtime.MaxWindow)+1)}
+	}
 	s.pubBufs.New = func() any {
 		p := &pubBuf{b: make([]byte, 0, 1024)}
 		p.done = func() {
@@ -685,7 +687,6 @@ func (s *Server) zone(name string) *time.Location {
 // unsafeString views b as a string without copying; the string must not
 // outlive b's next change (request scratch only).
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
 
 const decisionsPrefix = "/v1/decisions/"
 

@@ -210,7 +210,7 @@ func New(cfg Config) (*Engine, error) {
 		},
 		why: "starting",
 	}
-	e.nbaMetrics = newNBAMetrics(cfg.Registerer)     // stream/decisions.go
+	e.nbaMetrics = newNBAMetrics(cfg.Registerer)       // stream/decisions.go
 	registerOpenFilter(cfg.Registerer, cfg.OpenFilter) // stream/sendtime.go
 	return e, nil
 }
