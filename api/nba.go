@@ -43,10 +43,12 @@ type NBA struct {
 	// Publish hands a record to Kafka without blocking: a decision record
 	// to nba.DecisionsTopic keyed by the contact's id, with the typed
 	// canonical key in header kairos.target, or an outcome event to the
-	// clickstream topic (target nil). The callee owns key, target and
-	// value until it calls done (after the broker's answer); the API then
-	// reuses the buffer. nil: decisions are not logged (nothing learns).
-	Publish func(topic string, key, target, value []byte, done func())
+	// clickstream topic (target nil). It must not block (a full producer
+	// buffer is an error). The callee owns key, target and value until it
+	// calls done exactly once, with the broker's answer; the API then
+	// reuses the buffer and counts a failure. nil: decisions are not
+	// logged (nothing learns).
+	Publish func(topic string, key, target, value []byte, done func(error))
 	// ClickstreamTopic is where outcome events are published; default
 	// "kairos.clickstream".
 	ClickstreamTopic string
@@ -84,6 +86,8 @@ const (
 type nbaMetrics struct {
 	fallbacks map[string]prometheus.Counter
 	published *prometheus.CounterVec
+	decisions prometheus.Counter // published{kind="decision"}
+	failed    prometheus.Counter
 }
 
 func newNBAMetrics(reg prometheus.Registerer) (*nbaMetrics, error) {
@@ -109,8 +113,19 @@ func newNBAMetrics(reg prometheus.Registerer) (*nbaMetrics, error) {
 	for _, r := range []string{fallbackBudget, fallbackError, fallbackNotReady} {
 		m.fallbacks[r] = fv.WithLabelValues(r)
 	}
-	pv.WithLabelValues("decision")
+	m.decisions = pv.WithLabelValues("decision")
 	pv.WithLabelValues("outcome")
+	failed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kairos_api_nba_publish_failures_total",
+		Help: "Decision records and outcome events the producer could not deliver (buffer full or broker error); a lost decision record only loses its impressions for learning and caps.",
+	})
+	if reg != nil {
+		var err error
+		if failed, err = register(reg, failed); err != nil {
+			return nil, err
+		}
+	}
+	m.failed = failed
 	return m, nil
 }
 
@@ -136,7 +151,7 @@ type nbaScratch struct {
 // buffer, so lending it allocates nothing) returns it to the pool.
 type pubBuf struct {
 	b    []byte
-	done func()
+	done func(error)
 }
 
 func (s *Server) getNBAScratch() *nbaScratch { return s.nbaScratch.Get().(*nbaScratch) }
@@ -162,7 +177,10 @@ func (s *Server) initNBA() error {
 	}
 	s.pubBufs.New = func() any {
 		p := &pubBuf{b: make([]byte, 0, 1024)}
-		p.done = func() {
+		p.done = func(err error) {
+			if err != nil {
+				s.nbaMetrics.failed.Inc()
+			}
 			if cap(p.b) <= maxPooledBuf {
 				p.b = p.b[:0]
 				s.pubBufs.Put(p)
@@ -521,7 +539,7 @@ func (s *Server) publishDecision(d *nba.Decision, cat *nba.Catalogue, at time.Ti
 	}
 	b = append(b, "]}"...)
 	p.b = b
-	s.nbaMetrics.published.WithLabelValues("decision").Inc()
+	s.nbaMetrics.decisions.Inc()
 	s.cfg.NBA.Publish(nba.DecisionsTopic, b[:kEnd:kEnd], b[kEnd:tEnd:tEnd], b[tEnd:], p.done)
 }
 
@@ -615,7 +633,11 @@ func (s *Server) postOutcome(ctx *fasthttp.RequestCtx, rawDecision []byte) {
 		return
 	}
 	s.nbaMetrics.published.WithLabelValues("outcome").Inc()
-	s.cfg.NBA.Publish(s.cfg.NBA.ClickstreamTopic, []byte(value), nil, body, func() {})
+	s.cfg.NBA.Publish(s.cfg.NBA.ClickstreamTopic, []byte(value), nil, body, func(err error) {
+		if err != nil {
+			s.nbaMetrics.failed.Inc()
+		}
+	})
 	b := append(sc.out[:0], `{"status":"accepted","event_id":`...)
 	b = appendJSONString(b, ev["id"].(string))
 	b = append(b, `,"type":`...)

@@ -27,7 +27,7 @@ func BenchmarkNextBestAction(b *testing.B) {
 	fit.Store(sendtime.Uniform())
 	srv, err := New(Config{Store: fixture(b), PartitionOf: testPartitionOf, Registerer: prometheus.NewRegistry(),
 		Now: func() time.Time { return time.UnixMilli(t0 + day) },
-		NBA: NBA{Policy: &pol, Fit: &fit, Publish: func(_ string, _, _, _ []byte, done func()) { done() }}})
+		NBA: NBA{Policy: &pol, Fit: &fit, Publish: func(_ string, _, _, _ []byte, done func(error)) { done(nil) }}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,11 +28,11 @@ type publishLog struct {
 	recs []published
 }
 
-func (p *publishLog) publish(topic string, key, target, value []byte, done func()) {
+func (p *publishLog) publish(topic string, key, target, value []byte, done func(error)) {
 	p.mu.Lock()
 	p.recs = append(p.recs, published{topic, string(key), string(target), string(value)})
 	p.mu.Unlock()
-	done()
+	done(nil)
 }
 
 func (p *publishLog) last(t *testing.T) published {

@@ -64,6 +64,7 @@ type engineSetup struct {
 	started func(apiAddr, brokerAddr string)
 	// extra runs beside the engine (the demo's traffic generator).
 	extra func(ctx context.Context, brokerAddr string) error
+	nba   nbaFileConfig // next-best-action and send time (nba.go)
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -126,8 +127,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	s.scoring = fc.scoringConfig()
 	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
+	s.nba = fc.NBA
 	t := fc.Kafka.Topics
-	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter}
+	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter, Decisions: t.Decisions}
 	if *brokers != "" {
 		s.brokers = strings.Split(*brokers, ",")
 	} else if !set("broker-listen") {
@@ -262,7 +264,14 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	}
 	models := new(atomic.Pointer[scoring.Models])
 	models.Store(initial)
+	learn, err := newLearning(s.nba, &s) // nba.go
+	if err != nil {
+		return err
+	}
+	defer learn.close()
 	eng, err := stream.New(stream.Config{
+		NBA:               learn.policy,
+		OpenFilter:        learn.filter,
 		Brokers:           s.brokers,
 		Group:             s.group,
 		InstanceID:        s.instanceID,
@@ -293,7 +302,11 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := learn.services(store, eng, reg); err != nil { // nba.go
+		return err
+	}
 	srv, err := api.New(api.Config{
+		NBA:         learn.apiConfig(),
 		Addr:        s.httpAddr,
 		Store:       store,
 		PartitionOf: eng.PartitionOf,
@@ -330,6 +343,8 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	launch("engine", eng.Run)
 	launch("api", srv.Run)
 	launch("population", pop.Run)
+	launch("bandit", learn.bandit.Run)   // nba.go
+	launch("sendprior", learn.prior.Run) // nba.go
 	select {
 	case <-srv.Listening():
 		if s.started != nil {
