@@ -114,6 +114,9 @@ type Config struct {
 	// connection comes from few addresses; set it when clients connect
 	// directly.
 	MaxConnsPerIP int
+	// NBA configures next-best-action, send time and decision outcomes
+	// (nba.go); its zero value leaves those routes answering 503.
+	NBA NBA
 }
 
 // withDefaults returns cfg with every unset field defaulted.

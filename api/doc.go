@@ -52,6 +52,9 @@
 //	kairos_api_requests_total{route,code}          requests answered
 //	kairos_api_request_duration_seconds{route}     handling time, buckets from 50µs
 //	kairos_api_inflight_requests                   requests being handled
+//	kairos_api_nba_fallbacks_total{reason}         next-best-action answered with the fallback: budget, error, not_ready
+//	kairos_api_nba_published_total{kind}           decision records and outcome events handed to Kafka
+//	kairos_api_nba_publish_failures_total          of those, not delivered (buffer full, broker error)
 //
 // route is the route pattern ("/v1/contacts/{id}", "/healthz", ...,
 // "unmatched" for unknown paths), never the raw path, so the label stays
@@ -63,4 +66,14 @@
 // A profile read is one Store.Lookup (a Pebble point read per alias hop)
 // and one pass appending JSON to a pooled buffer, which is then handed to
 // fasthttp without a copy. BenchmarkGetContact measures it.
+//
+// # Next-best-action and send time
+//
+// nba.go and sendtime.go serve /v1/contacts/{id}/next-best-action,
+// /v1/contacts/{id}/send-time, POST /v1/decisions/{decision_id}/outcome and
+// /v1/models/nba from Config.NBA: the policy and prior pointers their jobs
+// swap, and Publish, which logs each decision to kairos.decisions. They
+// answer any id (an unknown one is a new visitor) and never render profile
+// data. A request allocates nothing once the pools are warm
+// (BenchmarkNextBestAction).
 package api

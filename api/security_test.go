@@ -329,7 +329,9 @@ func TestRoutesHaveScopes(t *testing.T) {
 	}
 	for r := routeUnmatched + 1; r < numRoutes; r++ {
 		pattern := r.String()
-		req := tbl.Lookup([]byte("GET"), []byte(concretePath(pattern)))
+		// The route's own first method: a POST-only route has no GET entry.
+		method, _, _ := strings.Cut(r.allow(), ", ")
+		req := tbl.Lookup([]byte(method), []byte(concretePath(pattern)))
 		if req.Route != pattern {
 			t.Errorf("route %s has no entry in auth.DefaultRoutes", pattern)
 		}

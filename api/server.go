@@ -29,6 +29,12 @@ type Server struct {
 	started  atomic.Bool
 	listened chan struct{}
 	addr     atomic.Pointer[string]
+
+	// next-best-action and send time (nba.go, sendtime.go)
+	nbaMetrics *nbaMetrics
+	nbaScratch sync.Pool // *nbaScratch
+	pubBufs    sync.Pool // *pubBuf
+	zones      sync.Map  // time zone name → *time.Location
 }
 
 // New builds a Server from cfg, applying defaults (see Config) and
@@ -53,6 +59,9 @@ func New(cfg Config) (*Server, error) {
 		listened: make(chan struct{}),
 	}
 	s.scratch.New = func() any { return new(scratch) }
+	if err := s.initNBA(); err != nil { // nba.go
+		return nil, err
+	}
 	if cfg.Gatherer != nil {
 		s.promh = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 			ErrorLog:      slogPrintln{cfg.Logger},
@@ -161,6 +170,10 @@ const (
 	routeChurn    // /v1/models/churn
 	routeExport   // /v1/contacts/{id}/export
 	routeOpenAPI  // /openapi.json
+	routeNBA      // /v1/contacts/{id}/next-best-action (nba.go)
+	routeSendTime // /v1/contacts/{id}/send-time (sendtime.go)
+	routeOutcome  // /v1/decisions/{decision_id}/outcome (nba.go)
+	routeNBAModel // /v1/models/nba (nba.go)
 	numRoutes
 )
 
@@ -185,6 +198,14 @@ func (r route) String() string {
 		return "/v1/contacts/{id}/export"
 	case routeOpenAPI:
 		return "/openapi.json"
+	case routeNBA:
+		return "/v1/contacts/{id}/next-best-action"
+	case routeSendTime:
+		return "/v1/contacts/{id}/send-time"
+	case routeOutcome:
+		return "/v1/decisions/{decision_id}/outcome"
+	case routeNBAModel:
+		return "/v1/models/nba"
 	}
 	return "unmatched"
 }
@@ -211,6 +232,11 @@ func matchRoute(path []byte) (route, []byte) {
 		return routeChurn, nil
 	case "/openapi.json":
 		return routeOpenAPI, nil
+	case "/v1/models/nba":
+		return routeNBAModel, nil
+	}
+	if r, seg := matchDecisionRoute(path); r != routeUnmatched { // nba.go
+		return r, seg
 	}
 	if len(path) >= len(contactPrefix) && string(path[:len(contactPrefix)]) == contactPrefix {
 		seg := path[len(contactPrefix):]
@@ -223,6 +249,10 @@ func matchRoute(path []byte) (route, []byte) {
 			switch string(sub) {
 			case "export":
 				return routeExport, seg
+			case "next-best-action":
+				return routeNBA, seg
+			case "send-time":
+				return routeSendTime, seg
 			}
 			return routeUnmatched, nil
 		}
@@ -234,6 +264,7 @@ func matchRoute(path []byte) (route, []byte) {
 const (
 	allowGet       = "GET, HEAD"
 	allowGetDelete = "GET, HEAD, DELETE"
+	allowPost      = "POST"
 )
 
 // allow returns the methods a route answers, for the Allow header (and
@@ -241,6 +272,9 @@ const (
 func (r route) allow() string {
 	if r == routeContact {
 		return allowGetDelete
+	}
+	if r == routeOutcome {
+		return allowPost
 	}
 	return allowGet
 }
@@ -272,7 +306,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.deleteContact(ctx, seg)
 		return
 	}
-	if !ctx.IsGet() && !ctx.IsHead() {
+	if r == routeOutcome && ctx.IsPost() {
+		s.postOutcome(ctx, seg) // nba.go
+		return
+	}
+	if !ctx.IsGet() && !ctx.IsHead() || r == routeOutcome {
 		allow := r.allow()
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use "+allow)
@@ -303,6 +341,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.getChurnModel(ctx)
 	case routeExport:
 		s.exportContact(ctx, seg)
+	case routeNBA:
+		s.getNextBestAction(ctx, seg) // nba.go
+	case routeSendTime:
+		s.getSendTime(ctx, seg) // sendtime.go
+	case routeNBAModel:
+		s.getNBAModel(ctx) // nba.go
 	case routeOpenAPI:
 		ctx.SetStatusCode(fasthttp.StatusOK)
 		ctx.SetContentType("application/json")

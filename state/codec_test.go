@@ -89,7 +89,9 @@ func goldenContactV1() *Contact {
 		},
 		SeenIDs: []uint64{0x9e3779b97f4a7c15, 0x1, 0xffffffffffffffff},
 	}
-	for i := range c.Counts {
+	// The event types version 1 records were written with; later types
+	// decode as zero from them.
+	for i := range int(EventEmailComplained) + 1 {
 		c.Counts[i] = uint32(i + 1)
 	}
 	c.Engagement.HourOfWeek[0] = 0.5

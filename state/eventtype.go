@@ -35,6 +35,11 @@ const (
 	EventEmailUnsubscribed
 	EventEmailComplained
 
+	// kairos.clickstream, next-best-action outcomes (added later): a click
+	// on a shown action and its dismissal, naming decision_id and action_id.
+	EventActionClick
+	EventActionDismiss
+
 	// NumEventTypes bounds arrays indexed by EventType.
 	NumEventTypes
 )
@@ -70,6 +75,8 @@ var eventTypeNames = [NumEventTypes]string{
 	EventEmailBounced:      "bounced",
 	EventEmailUnsubscribed: "unsubscribed",
 	EventEmailComplained:   "complained",
+	EventActionClick:       "action_click",
+	EventActionDismiss:     "action_dismiss",
 }
 
 // String returns the wire name of the type ("page_view", "opened", ...).
@@ -89,6 +96,8 @@ func (t EventType) Stream() Stream {
 		return StreamOrders
 	case t >= EventEmailSent && t <= EventEmailComplained:
 		return StreamEmail
+	case t == EventActionClick || t == EventActionDismiss:
+		return StreamClickstream
 	}
 	return 0
 }
@@ -137,6 +146,10 @@ func ParseEventType(name []byte) EventType {
 		return EventEmailUnsubscribed
 	case "complained":
 		return EventEmailComplained
+	case "action_click":
+		return EventActionClick
+	case "action_dismiss":
+		return EventActionDismiss
 	}
 	return EventUnknown
 }

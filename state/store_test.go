@@ -152,3 +152,33 @@ func TestBatchReuse(t *testing.T) {
 		t.Fatalf("outbox = %+v, want first (seq 0) and second (seq 1)", out)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	s, err := Open("/db", Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	pt, err := s.Partition(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := pt.Summary("nba"); ok || err != nil {
+		t.Fatalf("empty: ok %v err %v", ok, err)
+	}
+	b := pt.NewBatch()
+	if err := b.PutSummary("nba", []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	v, ok, err := pt.Summary("nba")
+	if !ok || err != nil || string(v) != "\x01\x02\x03" {
+		t.Fatalf("got %x %v %v", v, ok, err)
+	}
+	other, _ := s.Partition(4)
+	if _, ok, _ := other.Summary("nba"); ok {
+		t.Fatal("summary leaked to another partition")
+	}
+}

@@ -15,7 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kairos-engine/kairos/models/nba"
 	"github.com/kairos-engine/kairos/models/scoring"
+	"github.com/kairos-engine/kairos/models/sendtime"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream/event"
 )
@@ -29,6 +31,9 @@ type Topics struct {
 	// owns their contact. Internal; co-partitioned with the inputs.
 	Rekey      string // default "kairos.rekey"
 	DeadLetter string // default "kairos.deadletter"
+	// Decisions carries the API's next-best-action decision records
+	// (nba.DecisionsTopic); an input, co-partitioned with the others.
+	Decisions string // default "kairos.decisions"
 }
 
 // DefaultTopics returns the default topic names.
@@ -39,11 +44,12 @@ func DefaultTopics() Topics {
 		Email:       "kairos.email",
 		Rekey:       "kairos.rekey",
 		DeadLetter:  "kairos.deadletter",
+		Decisions:   nba.DecisionsTopic,
 	}
 }
 
 func (t Topics) inputs() []string {
-	return []string{t.Clickstream, t.Orders, t.Email, t.Rekey}
+	return []string{t.Clickstream, t.Orders, t.Email, t.Rekey, t.Decisions}
 }
 
 func (t *Topics) withDefaults() {
@@ -53,7 +59,7 @@ func (t *Topics) withDefaults() {
 		d string
 	}{
 		{&t.Clickstream, d.Clickstream}, {&t.Orders, d.Orders}, {&t.Email, d.Email},
-		{&t.Rekey, d.Rekey}, {&t.DeadLetter, d.DeadLetter},
+		{&t.Rekey, d.Rekey}, {&t.DeadLetter, d.DeadLetter}, {&t.Decisions, d.Decisions},
 	} {
 		if *f.v == "" {
 			*f.v = f.d
@@ -106,6 +112,10 @@ type Config struct {
 	// Retention limits how long per-contact history is kept; the zero
 	// value keeps it without limit.
 	Retention Retention
+
+	// Next-best-action and send time (stream/decisions.go, stream/sendtime.go).
+	NBA        *atomic.Pointer[nba.Policy] // decisions and outcomes are learned with its catalogue; nil: not learned
+	OpenFilter *sendtime.Filter            // machine opens skip the send-time histogram; nil: every open counts
 	// ClientOptsFor adds options to one of the engine's Kafka clients by
 	// role ("consumer", "producer"): per-client hooks such as franz-go's
 	// Prometheus plugin, which serves exactly one client. nil: none.
@@ -178,6 +188,8 @@ type Engine struct {
 	metrics *metrics
 	relay   *relay
 
+	nbaMetrics *nbaMetrics // stream/decisions.go
+
 	partitions atomic.Int32
 	streams    map[string]state.Stream
 	inputs     atomic.Int64 // input records committed, for benchmarks and tests
@@ -211,6 +223,8 @@ func New(cfg Config) (*Engine, error) {
 		},
 		why: "starting",
 	}
+	e.nbaMetrics = newNBAMetrics(cfg.Registerer)       // stream/decisions.go
+	registerOpenFilter(cfg.Registerer, cfg.OpenFilter) // stream/sendtime.go
 	return e, nil
 }
 

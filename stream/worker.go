@@ -92,6 +92,8 @@ type worker struct {
 	offsets map[string]int64 // next offset per topic in the current poll
 	log     *slog.Logger
 
+	nba nbaPartition // next-best-action statistics (stream/decisions.go)
+
 	in   chan []*kgo.Record // records handed over by the poll loop
 	done chan struct{}
 	lost atomic.Bool
@@ -123,10 +125,16 @@ func newWorker(e *Engine, p int32) (*worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partition %d: known ids: %w", p, err)
 	}
+	nbaState, err := loadNBA(pt) // stream/decisions.go
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: %w", p, err)
+	}
 	folder := fold.NewFolder()
+	folder.SetOpenFilter(e.cfg.OpenFilter) // stream/fold/sendtime.go
 	folder.SetModels(e.cfg.Models)
 	folder.SetHistoryMaxAge(e.cfg.Retention.EventHistory)
 	return &worker{
+		nba:        nbaState,
 		erased:     erased,
 		known:      known,
 		watermarks: marks,
@@ -280,6 +288,9 @@ func (w *worker) fill(recs []*kgo.Record) error {
 			return err
 		}
 	}
+	if err := w.flushNBA(); err != nil { // stream/decisions.go
+		return err
+	}
 	for topic, next := range w.offsets {
 		if err := w.batch.SetOffset(topic, next); err != nil {
 			return err
@@ -304,6 +315,9 @@ func (w *worker) reset() {
 func (w *worker) handle(r *kgo.Record) error {
 	if r.Topic == w.e.cfg.Topics.Rekey {
 		return w.handleInternal(r)
+	}
+	if r.Topic == w.e.cfg.Topics.Decisions {
+		return w.handleDecision(r) // stream/decisions.go
 	}
 	stream := w.e.streamOf(r.Topic)
 	if err := w.dec.Decode(r.Value, stream, &w.ev); err != nil {
@@ -369,6 +383,9 @@ func (w *worker) foldInto(r *kgo.Record, c *state.Contact) error {
 	w.e.metrics.scores.observe(&w.fold.Scored)
 	w.evTimes = append(w.evTimes, w.ev.Time)
 	w.dirty[c.Key] = c
+	if err := w.nbaOutcome(c); err != nil { // stream/decisions.go
+		return err
+	}
 	return w.link(r, c)
 }
 

@@ -5,6 +5,7 @@
 //	go run ./bench/nba obd      [-data ../shared/data/obd]
 //	go run ./bench/nba sendtime [-contacts 20000]
 //	go run ./bench/nba load     [-rate 10000] [-duration 10s] [-actions 50]
+//	go run ./bench/nba http     [-rate 10000] [-duration 10s] [-actions 50] [-ingest 5000] [-conns 64] [-url http://host:8080]
 //
 // regret: cumulative regret of Thompson sampling against the oracle and a
 // uniformly random policy in a simulated shop with known conversion rates.
@@ -12,19 +13,22 @@
 // message when the data is absent). sendtime: chosen hour versus the best
 // global hour and the oracle on a synthetic population, by history
 // length. load: open-loop load of decisions at a fixed rate on every core,
-// with latency percentiles. Results are recorded in bench/RESULTS.md.
+// with latency percentiles. http: the same through HTTP on loopback against
+// an in-process engine and API (or a running kairos serve) while the engine
+// ingests. Results are recorded in bench/RESULTS.md.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: nba regret|obd|sendtime|load [flags]")
+		fmt.Fprintln(os.Stderr, "usage: nba regret|obd|sendtime|load|http [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -53,8 +57,27 @@ func main() {
 		workers := fs.Int("workers", 0, "deciding goroutines (0: GOMAXPROCS)")
 		_ = fs.Parse(os.Args[2:])
 		err = runLoad(*rate, *duration, *actions, *workers)
+	case "http":
+		rate := fs.Int("rate", 10000, "requests per second (open loop), 9 next-best-action to 1 send-time")
+		duration := fs.Duration("duration", 10*time.Second, "measurement time")
+		actions := fs.Int("actions", 50, "actions in the catalogue (in-process only)")
+		ingest := fs.Int("ingest", 5000, "events per second fed to the engine meanwhile (in-process only)")
+		conns := fs.Int("conns", 64, "keep-alive connections")
+		url := fs.String("url", "", "a running kairos serve to load instead of the in-process one")
+		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measurement to this file")
+		_ = fs.Parse(os.Args[2:])
+		if *cpuprofile != "" {
+			f, ferr := os.Create(*cpuprofile)
+			if ferr != nil {
+				err = ferr
+				break
+			}
+			_ = pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+		err = runHTTP(*url, *rate, *duration, *actions, *ingest, *conns)
 	default:
-		err = fmt.Errorf("unknown command %q; use regret, obd, sendtime or load", os.Args[1])
+		err = fmt.Errorf("unknown command %q; use regret, obd, sendtime, load or http", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nba:", err)

@@ -31,6 +31,7 @@ type fileConfig struct {
 			Email       string `yaml:"email"`
 			Rekey       string `yaml:"rekey"`
 			DeadLetter  string `yaml:"deadletter"`
+			Decisions   string `yaml:"decisions"`
 		} `yaml:"topics"`
 		TLS struct {
 			Enabled            bool   `yaml:"enabled"`
@@ -83,6 +84,7 @@ type fileConfig struct {
 		Refresh         duration `yaml:"refresh"`
 		FitTimeout      duration `yaml:"fit_timeout"`
 	} `yaml:"scores"`
+	NBA nbaFileConfig `yaml:"nba"` // nba.go
 }
 
 // duration parses Go duration text ("24h", "90s") from YAML.
@@ -166,6 +168,9 @@ func loadConfig(path string) (*fileConfig, error) {
 	}
 	if err := cfg.scoringConfig().Validate(); err != nil {
 		return nil, bad("scores", err.Error())
+	}
+	if err := cfg.NBA.validate(bad); err != nil { // nba.go
+		return nil, err
 	}
 	for i, b := range k.Brokers {
 		if !strings.Contains(b, ":") {

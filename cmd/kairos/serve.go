@@ -73,6 +73,7 @@ type engineSetup struct {
 	started func(apiAddr, brokerAddr string)
 	// extra runs beside the engine (the demo's traffic generator).
 	extra func(ctx context.Context, brokerAddr string) error
+	nba   nbaFileConfig // next-best-action and send time (nba.go)
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -137,8 +138,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
 	s.keysFile, s.stdout = fc.HTTP.KeysFile, stdout
 	s.retention = stream.Retention{EventHistory: time.Duration(fc.Retention.EventHistory), InactiveContacts: time.Duration(fc.Retention.InactiveContacts)}
+	s.nba = fc.NBA
 	t := fc.Kafka.Topics
-	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter}
+	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter, Decisions: t.Decisions}
 	if *brokers != "" {
 		s.brokers = strings.Split(*brokers, ",")
 	} else if !set("broker-listen") {
@@ -278,7 +280,14 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	}
 	models := new(atomic.Pointer[scoring.Models])
 	models.Store(initial)
+	learn, err := newLearning(s.nba, &s) // nba.go
+	if err != nil {
+		return err
+	}
+	defer learn.close()
 	eng, err := stream.New(stream.Config{
+		NBA:               learn.policy,
+		OpenFilter:        learn.filter,
 		Brokers:           s.brokers,
 		Group:             s.group,
 		InstanceID:        s.instanceID,
@@ -315,7 +324,11 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := learn.services(store, eng, reg); err != nil { // nba.go
+		return err
+	}
 	srv, err := api.New(api.Config{
+		NBA:         learn.apiConfig(),
 		Addr:        s.httpAddr,
 		Store:       store,
 		PartitionOf: eng.PartitionOf,
@@ -353,6 +366,8 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	launch("engine", eng.Run)
 	launch("api", srv.Run)
 	launch("population", pop.Run)
+	launch("bandit", learn.bandit.Run)   // nba.go
+	launch("sendprior", learn.prior.Run) // nba.go
 	select {
 	case <-srv.Listening():
 		if s.started != nil {

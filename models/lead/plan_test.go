@@ -52,7 +52,7 @@ func TestPlanErrors(t *testing.T) {
       - id: r
         event: page_veiw
         points: 1
-`, `plan.yaml:9: behaviour[0].rules[0].event: unknown event type "page_veiw" (did you mean page_view?); the event types are page_view, product_view, add_to_cart, remove_from_cart, search, form_submit, signup, identify, order_placed, order_cancelled, order_refunded, order_shipped, sent, delivered, opened, clicked, bounced, unsubscribed, complained`},
+`, `plan.yaml:9: behaviour[0].rules[0].event: unknown event type "page_veiw" (did you mean page_view?); the event types are page_view, product_view, add_to_cart, remove_from_cart, search, form_submit, signup, identify, order_placed, order_cancelled, order_refunded, order_shipped, sent, delivered, opened, clicked, bounced, unsubscribed, complained, action_click, action_dismiss`},
 		{"unknown operator", group + `
       - id: r
         event: page_view

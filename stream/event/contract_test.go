@@ -84,6 +84,12 @@ var contractExamples = []contractExample{
 	{state.EventEmailComplained,
 		"`campaign`",
 		`{"id":"msg-77-complaint","type":"complained","email":"ann.lee@example.com","timestamp":"2026-11-24T06:31:00Z","properties":{"campaign":"black-friday"}}`},
+	{state.EventActionClick,
+		"`decision_id` (required: the 32 hex digits next-best-action answered), `action_id` (required)",
+		`{"id":"evt-1009","type":"action_click","anonymous_id":"a-7f3c","timestamp":"2026-11-24T06:32:00Z","properties":{"decision_id":"8f14e45fceea167a5a36dedd4bea2543","action_id":"welcome-offer"}}`},
+	{state.EventActionDismiss,
+		"`decision_id` (required), `action_id` (required)",
+		`{"id":"evt-1010","type":"action_dismiss","anonymous_id":"a-7f3c","timestamp":"2026-11-24T06:33:00Z","properties":{"decision_id":"8f14e45fceea167a5a36dedd4bea2543","action_id":"newsletter-signup"}}`},
 }
 
 // example returns the contract example of t.

@@ -31,6 +31,7 @@ type draft struct {
 	URL                               span
 	Bounce                            Bounce
 	Phone                             span
+	DecisionID, Action                span
 }
 
 type draftContext struct {
@@ -102,7 +103,8 @@ func (d *Decoder) own(e *Event) {
 		c.IP.len() + c.UserAgent.len() + c.URL.len() + c.Referrer.len() + c.TimeZone.len() +
 		c.UTMSource.len() + c.UTMMedium.len() + c.UTMCampaign.len() + c.UTMTerm.len() + c.UTMContent.len() +
 		v.Category.len() + v.SKU.len() + v.Query.len() + v.Form.len() + v.Content.len() + v.List.len() +
-		v.Campaign.len() + v.OrderID.len() + v.Currency.size() + v.URL.len() + v.Phone.len()
+		v.Campaign.len() + v.OrderID.len() + v.Currency.size() + v.URL.len() + v.Phone.len() +
+		v.DecisionID.len() + v.Action.len()
 	for i := range d.lines {
 		n += d.lines[i].SKU.size() + d.lines[i].Category.size()
 	}
@@ -165,6 +167,8 @@ func (d *Decoder) own(e *Event) {
 	e.Bounce = v.Bounce
 	e.Traits = traits
 	e.Phone = o.str(v.Phone)
+	e.DecisionID = o.str(v.DecisionID)
+	e.Action = o.str(v.Action)
 	e.Props = props
 }
 

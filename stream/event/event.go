@@ -43,6 +43,10 @@ type Event struct {
 	Bounce   Bounce        // bounced
 	Traits   []state.Trait // identify, signup: profile traits (properties.traits or top-level scalar properties)
 	Phone    string        // identify, signup: properties.phone or traits.phone (not a trait)
+	// DecisionID (32 hex digits) and Action name the next-best-action
+	// decision and the shown action an action_click or action_dismiss is about.
+	DecisionID string
+	Action     string
 
 	// Props holds every scalar top-level property as text, for rule
 	// conditions over properties the fixed fields above do not name.

@@ -33,6 +33,9 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"bounced","id":"e","email":"a@b","timestamp":"2026-11-24T06:00:00Z","properties":{"type":"soft","bounce_type":"hard"}}`,
 		`{"t\u0079pe":"opened","id":"e","email":"a@b","timestamp":"2026-11-24T06:00:00Z","type":"sent"}`,
 		`{"type":"page_view","id":"e","anonymous_id":"a","timestamp":"2026-11-24T06:00:00Z","properties":{"a":NaN,"b":-Inf}}`,
+		`{"type":"action_click","id":"e","anonymous_id":"a","timestamp":"2026-11-24T06:00:00Z","properties":{"decision_id":"8f14e45fceea167a5a36dedd4bea254","action_id":"x"}}`,
+		`{"type":"action_dismiss","id":"e","anonymous_id":"a","timestamp":"2026-11-24T06:00:00Z","properties":{"decision_id":"8F14E45FCEEA167A5A36DEDD4BEA254g","action_id":"x"}}`,
+		`{"type":"action_click","id":"e","anonymous_id":"a","timestamp":"2026-11-24T06:00:00Z","properties":{"decision_id":"8f14e45fceea167a5a36dedd4bea2543"}}`,
 	} {
 		f.Add([]byte(s), uint8(0))
 	}
@@ -134,6 +137,10 @@ func checkInvariants(t *testing.T, e *Event, stream state.Stream, minMS, maxMS i
 	case state.EventEmailBounced:
 		if e.Bounce != BounceHard && e.Bounce != BounceSoft {
 			t.Fatalf("bounce %d", e.Bounce)
+		}
+	case state.EventActionClick, state.EventActionDismiss:
+		if len(e.DecisionID) != 32 || e.Action == "" || hasControl(e.Action) {
+			t.Fatalf("outcome with decision %q action %q", e.DecisionID, e.Action)
 		}
 	}
 	for _, id := range []string{e.ID, e.ContactID, e.Email, e.AnonymousID} {

@@ -7,6 +7,7 @@ package event
 // when the event contract changes on purpose.
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -514,6 +515,15 @@ func (d *legacyDecoder) properties(o *fastjson.Object, e *Event) error {
 		if e.List = r.token("list", false); e.List == "all" {
 			e.List = ""
 		}
+	case state.EventActionClick, state.EventActionDismiss:
+		e.DecisionID = r.token("decision_id", true)
+		if r.err == nil {
+			if _, err := hex.DecodeString(e.DecisionID); err != nil || len(e.DecisionID) != 32 {
+				r.fail(ReasonInvalidField, "decision_id", "must be the 32 hexadecimal digits of the decision_id the API answered")
+				e.DecisionID = ""
+			}
+		}
+		e.Action = r.token("action_id", true)
 	}
 	return r.err
 }

@@ -27,12 +27,15 @@ const (
 	propCampaign
 	propType
 	propBounceType
+	propDecisionID
+	propActionID
 	propFields
 )
 
 var propNames = [propFields]string{
 	"url", "category", "sku", "quantity", "price", "query", "form", "content", "list", "traits",
 	"phone", "order_id", "items", "total", "currency", "amount", "campaign", "type", "bounce_type",
+	"decision_id", "action_id",
 }
 
 func propField(key string) int {
@@ -75,6 +78,10 @@ func propField(key string) int {
 		return propType
 	case "bounce_type":
 		return propBounceType
+	case "decision_id":
+		return propDecisionID
+	case "action_id":
+		return propActionID
 	}
 	return -1
 }
@@ -243,6 +250,9 @@ func (d *Decoder) properties(r *fields) error {
 		if v.List = r.token(propList, false); d.text(v.List) == "all" {
 			v.List = span{}
 		}
+	case state.EventActionClick, state.EventActionDismiss:
+		v.DecisionID = r.decisionID(propDecisionID)
+		v.Action = r.token(propActionID, true)
 	}
 	return r.err
 }
@@ -329,6 +339,26 @@ func (r *fields) token(slot int, required bool) span {
 	s := r.text(slot, required)
 	if s.len() > 0 && r.d.controlIn(s) {
 		r.fail(ReasonInvalidField, slot, "contains a control character")
+		return span{}
+	}
+	return s
+}
+
+// decisionID reads a required next-best-action decision id: the 32
+// hexadecimal digits the API answered with.
+func (r *fields) decisionID(slot int) span {
+	s := r.token(slot, true)
+	if r.err != nil {
+		return span{}
+	}
+	t := r.d.text(s)
+	ok := len(t) == 32
+	for i := 0; ok && i < len(t); i++ {
+		c := t[i]
+		ok = '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+	}
+	if !ok {
+		r.fail(ReasonInvalidField, slot, "must be the 32 hexadecimal digits of the decision_id the API answered")
 		return span{}
 	}
 	return s

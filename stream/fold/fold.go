@@ -10,6 +10,7 @@ import (
 
 	"github.com/kairos-engine/kairos/models/lead"
 	"github.com/kairos-engine/kairos/models/scoring"
+	"github.com/kairos-engine/kairos/models/sendtime"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream/event"
 )
@@ -50,6 +51,9 @@ type Folder struct {
 	// without models): the worker counts transitions and triggers act on
 	// them.
 	Scored scoring.Change
+	// openFilter keeps machine opens out of the send-time histogram
+	// (sendtime.go); nil: every open counts.
+	openFilter *sendtime.Filter
 }
 
 // SetHistoryMaxAge sets the retention of the recent-events ring: entries
@@ -218,7 +222,9 @@ func (f *Folder) Apply(c *state.Contact, e *event.Event) bool {
 	case state.EventEmailOpened:
 		c.Engagement.Opened++
 		c.Engagement.LastOpen = max(c.Engagement.LastOpen, e.Time)
-		f.engage(c, e.Time)
+		if f.humanOpen(c, e) { // sendtime.go
+			f.engage(c, e.Time)
+		}
 	case state.EventEmailClicked:
 		c.Engagement.Clicked++
 		c.Engagement.LastClick = max(c.Engagement.LastClick, e.Time)
