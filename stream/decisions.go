@@ -107,7 +107,7 @@ func (w *worker) handleDecision(r *kgo.Record) error {
 	if err := w.nba.ledger.UnmarshalBinary(c.Decisions); err != nil {
 		// A damaged ledger only loses caps and attribution for this
 		// contact; it is not worth stopping the partition for.
-		w.log.Warn("next-best-action ledger damaged; starting a new one", "contact", c.Key, "err", err)
+		w.log.Warn("next-best-action ledger damaged; starting a new one", "contact", logKey(c.Key), "err", err)
 		w.nba.ledger = nba.Ledger{}
 	}
 	w.nba.ledger.RecordDecision(cat, rec, w.nba.stats)
@@ -180,7 +180,7 @@ func (w *worker) nbaOutcome(c *state.Contact) error {
 	}
 	l := &w.nba.ledger
 	if err := l.UnmarshalBinary(c.Decisions); err != nil {
-		w.log.Warn("next-best-action ledger damaged; outcome not attributed", "contact", c.Key, "err", err)
+		w.log.Warn("next-best-action ledger damaged; outcome not attributed", "contact", logKey(c.Key), "err", err)
 		return nil
 	}
 	cat := pol.Catalogue()

@@ -534,7 +534,7 @@ func (w *worker) linkLocal(r *kgo.Record, i int, alias, target state.Key) error 
 func (w *worker) absorb(r *kgo.Record, target state.Key, prof *state.Contact, id string, hops int) error {
 	for {
 		if hops > maxHops {
-			w.log.Error("merge dropped: identity chain too long", "target", target)
+			w.log.Error("merge dropped: identity chain too long", "target", logKey(target))
 			return nil
 		}
 		if w.e.partitionOf(target.Value()) != w.p {
