@@ -78,6 +78,9 @@ type Config struct {
 	// Population serves /v1/segments, /v1/models/churn and fits at past
 	// instants for ?at=; nil: those routes answer 503.
 	Population Population
+	// Triggers serves /v1/contacts/{id}/timers and /pressure from the
+	// trigger engine (triggers.go); nil: those routes answer 503.
+	Triggers Triggers
 }
 
 // withDefaults returns cfg with every unset field defaulted.

@@ -154,6 +154,8 @@ const (
 	routeChurn    // /v1/models/churn
 	routeExport   // /v1/contacts/{id}/export
 	routeOpenAPI  // /openapi.json
+	routeTimers   // /v1/contacts/{id}/timers (triggers.go)
+	routePressure // /v1/contacts/{id}/pressure (triggers.go)
 	numRoutes
 )
 
@@ -178,6 +180,10 @@ func (r route) String() string {
 		return "/v1/contacts/{id}/export"
 	case routeOpenAPI:
 		return "/openapi.json"
+	case routeTimers:
+		return "/v1/contacts/{id}/timers"
+	case routePressure:
+		return "/v1/contacts/{id}/pressure"
 	}
 	return "unmatched"
 }
@@ -216,6 +222,10 @@ func matchRoute(path []byte) (route, []byte) {
 			switch string(sub) {
 			case "export":
 				return routeExport, seg
+			case "timers":
+				return routeTimers, seg
+			case "pressure":
+				return routePressure, seg
 			}
 			return routeUnmatched, nil
 		}
@@ -293,6 +303,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.getChurnModel(ctx)
 	case routeExport:
 		s.exportContact(ctx, seg)
+	case routeTimers:
+		s.getTimers(ctx, seg)
+	case routePressure:
+		s.getPressure(ctx, seg)
 	case routeOpenAPI:
 		ctx.SetStatusCode(fasthttp.StatusOK)
 		ctx.SetContentType("application/json")

@@ -18,6 +18,7 @@ import (
 	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream/event"
+	"github.com/kairos-engine/kairos/stream/trigger"
 )
 
 // Topics names the topics the engine reads and writes.
@@ -29,6 +30,9 @@ type Topics struct {
 	// owns their contact. Internal; co-partitioned with the inputs.
 	Rekey      string // default "kairos.rekey"
 	DeadLetter string // default "kairos.deadletter"
+	// Triggers names the trigger topics (kairos.triggers.<channel>);
+	// empty names take trigger.DefaultTopics.
+	Triggers trigger.Topics
 }
 
 // DefaultTopics returns the default topic names.
@@ -39,6 +43,7 @@ func DefaultTopics() Topics {
 		Email:       "kairos.email",
 		Rekey:       "kairos.rekey",
 		DeadLetter:  "kairos.deadletter",
+		Triggers:    trigger.DefaultTopics(),
 	}
 }
 
@@ -59,6 +64,7 @@ func (t *Topics) withDefaults() {
 			*f.v = f.d
 		}
 	}
+	t.Triggers = TriggerTopics(t.Triggers)
 }
 
 // Config configures the Engine.
@@ -106,6 +112,9 @@ type Config struct {
 	// Retention limits how long per-contact history is kept; the zero
 	// value keeps it without limit.
 	Retention Retention
+	// Triggers wires the trigger engine in (triggers.go); its zero value
+	// has triggers off.
+	Triggers Triggers
 }
 
 // Retention configures data retention (GDPR storage limitation).
@@ -153,6 +162,7 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Triggers.withDefaults()
 	return nil
 }
 
@@ -164,6 +174,7 @@ type Engine struct {
 	log     *slog.Logger
 	metrics *metrics
 	relay   *relay
+	trig    engineTriggers // triggers.go, timers.go
 
 	partitions atomic.Int32
 	streams    map[string]state.Stream
@@ -190,6 +201,7 @@ func New(cfg Config) (*Engine, error) {
 		store:   cfg.Store,
 		log:     cfg.Logger.With("component", "stream"),
 		metrics: newMetrics(cfg.Registerer, cfg.Topics),
+		trig:    engineTriggers{m: newTriggerMetrics(cfg.Registerer)},
 		workers: make(map[int32]*worker),
 		streams: map[string]state.Stream{
 			cfg.Topics.Clickstream: state.StreamClickstream,
@@ -253,7 +265,7 @@ func (e *Engine) setReady(ok bool, why string) {
 // feeds the same state.
 func EnsureTopics(ctx context.Context, cl *kgo.Client, t Topics, partitions int32, rf int16, extra ...string) (int32, error) {
 	adm := kadm.NewClient(cl)
-	all := append(append(t.inputs(), t.DeadLetter), extra...)
+	all := append(append(append(t.inputs(), t.DeadLetter), triggerTopicList(t.Triggers)...), extra...)
 	details, err := adm.ListTopics(ctx, all...)
 	if err != nil {
 		return 0, fmt.Errorf("list topics: %w", err)
@@ -418,13 +430,13 @@ func (e *Engine) failure() error {
 // the poll loop back instead of buffering without bound.
 func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 	for {
-		fetches := cl.PollRecords(ctx, e.cfg.MaxPollRecords)
+		fetches := e.pollRecords(ctx, cl) // returns after a tick when idle (timers.go)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			cl.AllowRebalance()
 			return nil
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				e.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
@@ -444,6 +456,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 				}
 			}
 		})
+		e.tick(ws) // timers of idle partitions (timers.go)
 		cl.AllowRebalance()
 	}
 }

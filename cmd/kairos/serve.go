@@ -64,6 +64,9 @@ type engineSetup struct {
 	started func(apiAddr, brokerAddr string)
 	// extra runs beside the engine (the demo's traffic generator).
 	extra func(ctx context.Context, brokerAddr string) error
+	// triggers configures the trigger engine; the zero value runs the
+	// shipped default rules (triggers.go).
+	triggers triggerSetup
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -125,9 +128,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	s.scoring = fc.scoringConfig()
+	if s.triggers, err = fc.triggerSetup(); err != nil { // triggers.go
+		return err
+	}
 	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
 	t := fc.Kafka.Topics
-	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter}
+	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter,
+		Triggers: fc.triggerTopics()}
 	if *brokers != "" {
 		s.brokers = strings.Split(*brokers, ",")
 	} else if !set("broker-listen") {
@@ -262,6 +269,10 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	}
 	models := new(atomic.Pointer[scoring.Models])
 	models.Store(initial)
+	streamTriggers, apiTriggers, err := buildTriggers(s.triggers, s.topics.Triggers, reg) // triggers.go
+	if err != nil {
+		return err
+	}
 	eng, err := stream.New(stream.Config{
 		Brokers:           s.brokers,
 		Group:             s.group,
@@ -276,6 +287,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Logger:            s.log,
 		Registerer:        reg,
 		Models:            models,
+		Triggers:          streamTriggers,
 	})
 	if err != nil {
 		return err
@@ -304,6 +316,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Models:      models,
 		Population:  pop,
 		Erase:       eng.RequestErase,
+		Triggers:    apiTriggers,
 	})
 	if err != nil {
 		return err
