@@ -446,6 +446,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 		ws := e.workers
 		e.mu.Unlock()
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			e.noteEnds(ws, &ftp) // what waits, for the trigger watermark (timers.go)
 			if len(ftp.Records) == 0 {
 				return
 			}

@@ -89,6 +89,21 @@ func (e *Engine) pollRecords(ctx context.Context, cl *kgo.Client) kgo.Fetches {
 	return cl.PollRecords(pctx, e.cfg.MaxPollRecords)
 }
 
+// noteEnds passes the end offsets a fetch reported to the partitions'
+// workers (workerTriggers.ends).
+func (e *Engine) noteEnds(ws map[int32]*worker, ftp *kgo.FetchTopicPartition) {
+	if e.cfg.Triggers.Engine == nil {
+		return
+	}
+	if w := ws[ftp.Partition]; w != nil {
+		end := ftp.LastStableOffset
+		if end < 0 {
+			end = ftp.HighWatermark
+		}
+		w.noteEnd(ftp.Topic, end)
+	}
+}
+
 // tick hands every worker a tick, at most once per Tick. It runs in the
 // poll loop before AllowRebalance, so no worker's queue can be closed
 // meanwhile.
@@ -115,8 +130,12 @@ func (e *Engine) tick(ws map[int32]*worker) {
 func (w *worker) between() error {
 	now := w.e.now()
 	if eng := w.e.triggerEngine(); eng != nil {
-		w.primeTriggers(now)
-		if err := w.fireTimers(eng, w.trig.wm.At(now)); err != nil {
+		if err := w.primeTriggers(now); err != nil {
+			return err
+		}
+		w.holdLagging(now)
+		w.trig.mark = w.trig.wm.At(now)
+		if err := w.fireTimers(eng, w.trig.mark); err != nil {
 			return err
 		}
 	}

@@ -1,12 +1,16 @@
 package stream
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kairos-engine/kairos/models/lead"
@@ -94,12 +98,30 @@ type workerTriggers struct {
 	// been heard from or silent for Idle, so that a restarted worker does
 	// not fire timers by wall clock before it has read its backlog.
 	primed bool
+	// mark is the watermark as of the last turn between batches: the
+	// "now" of the evaluations in the next batch. Reading the watermark
+	// mid-batch instead would let a topic whose records wait behind the
+	// batch count as silent, and the watermark never goes back.
+	mark int64
 
 	before  trigger.Snapshot
 	pBefore float64
 	cs      trigger.ContactState
 	acts    []trigger.Action
 	due     []state.Timer
+
+	// ends holds the end offset (last stable offset) of each input topic
+	// of the partition as the latest fetch saw it; the poll loop writes
+	// it, the worker reads it between batches. next is the next offset
+	// the worker has folded per topic. A topic with next < end has records
+	// waiting, so it holds the watermark back however long it has been
+	// since the worker last folded one of its events: a worker busy with
+	// a backlog of clicks must not fire timers an order behind them
+	// cancels.
+	endsMu    sync.Mutex
+	ends      map[string]int64
+	next      map[string]int64
+	endsAsked time.Time // real time of the last askEnds
 
 	// pAliveOf is the engine needsPAlive was computed for.
 	pAliveOf    *trigger.Engine
@@ -108,17 +130,91 @@ type workerTriggers struct {
 	lastSweep time.Time
 }
 
-// prime starts the watermark's clock for every input topic.
-func (w *worker) primeTriggers(now time.Time) {
+// primeTriggers starts the watermark's clock for every input topic.
+func (w *worker) primeTriggers(now time.Time) error {
 	t := &w.trig
 	if t.primed {
-		return
+		return nil
 	}
 	t.primed = true
 	t.wm.Lateness, t.wm.Idle = w.e.cfg.Triggers.Lateness, w.e.cfg.Triggers.Idle
 	for _, topic := range w.e.cfg.Topics.inputs() {
 		t.wm.Observe(topic, 0, now)
 	}
+	next, err := w.pt.Offsets()
+	if err != nil {
+		return fmt.Errorf("partition %d: stored offsets: %w", w.p, err)
+	}
+	t.next = next
+	return nil
+}
+
+// noteEnd records the end of a topic's partition as a fetch reported it.
+// The poll loop calls it; end is the last stable offset, or the high
+// watermark when the broker gave none.
+func (w *worker) noteEnd(topic string, end int64) {
+	t := &w.trig
+	t.endsMu.Lock()
+	if t.ends == nil {
+		t.ends = make(map[string]int64)
+	}
+	t.ends[topic] = end
+	t.endsMu.Unlock()
+}
+
+// holdLagging keeps every topic with records waiting from counting as
+// silent, after the batch whose next offsets are w.offsets. A topic whose
+// end is not known holds too: a fetch with no record at all is never
+// reported to the poll loop, so the end is asked of the broker (at most
+// once per endsQueryEvery), and until it answers the topic may have a
+// backlog: a restarted worker must not fire timers by wall clock before
+// it read the orders that cancel them.
+func (w *worker) holdLagging(now time.Time) {
+	t := &w.trig
+	for topic, next := range w.offsets {
+		t.next[topic] = next
+	}
+	t.endsMu.Lock()
+	var unknown []string
+	for _, topic := range w.e.cfg.Topics.inputs() {
+		end, known := t.ends[topic]
+		if !known {
+			unknown = append(unknown, topic)
+		}
+		if !known || t.next[topic] < end {
+			t.wm.Observe(topic, 0, now)
+		}
+	}
+	t.endsMu.Unlock()
+	if len(unknown) > 0 && time.Since(t.endsAsked) >= endsQueryEvery {
+		t.endsAsked = time.Now()
+		w.askEnds(unknown)
+	}
+}
+
+// endsQueryEvery bounds how often a worker asks the broker for the end
+// offsets no fetch reported.
+const endsQueryEvery = time.Second
+
+// askEnds asks the broker for the end offsets of topics on this
+// partition. A failure only means asking again later.
+func (w *worker) askEnds(topics []string) {
+	cl := w.e.consumer
+	if cl == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		w.log.Debug("end offsets for the trigger watermark", "err", err)
+		return
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Partition == w.p && o.Err == nil {
+			w.noteEnd(o.Topic, o.Offset)
+		}
+	})
 }
 
 // triggersBefore is called before an event is folded into c: it takes the
@@ -145,13 +241,15 @@ func (w *worker) triggersAfter(r *kgo.Record, c *state.Contact) error {
 		return nil
 	}
 	now := w.e.now()
-	w.primeTriggers(now)
+	if err := w.primeTriggers(now); err != nil {
+		return err
+	}
 	t.wm.Observe(r.Topic, w.ev.Time, now)
 	in := trigger.Input{
 		Before:       &t.before,
 		After:        c,
 		Event:        &w.ev,
-		Now:          t.wm.At(now),
+		Now:          t.mark,
 		PAliveBefore: t.pBefore,
 		PAliveAfter:  math.NaN(),
 		State:        &t.cs,
@@ -263,6 +361,12 @@ func (w *worker) pAlive(c *state.Contact, at int64) float64 {
 // batch, which its state lists) are deleted and its state is not carried
 // into the merge. The surviving contact's own state and timers go on.
 func (w *worker) dropTriggers(k state.Key, prof *state.Contact) error {
+	if len(prof.Triggers) == 0 {
+		// Every timer armed for a contact is listed in its state: no
+		// state, no timers, and no Pebble read on this frequent path (a
+		// stray timer would only be deleted when it comes due).
+		return nil
+	}
 	if _, err := w.deleteTimers(k, prof, timersMerged); err != nil {
 		return err
 	}
