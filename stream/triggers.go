@@ -218,7 +218,11 @@ func (w *worker) askEnds(topics []string) {
 }
 
 // triggersBefore is called before an event is folded into c: it takes the
-// snapshot rules compare with the state after, and P(alive) before.
+// snapshot rules compare with the state after, and P(alive) as of the
+// contact's previous event. P(alive) falls with time between events, so
+// comparing it then and after this event is what sees it cross a
+// threshold (a customer browsing again after a long silence); an order
+// raises it.
 func (w *worker) triggersBefore(c *state.Contact) {
 	t := &w.trig
 	t.eng = w.e.triggerEngine()
@@ -228,7 +232,7 @@ func (w *worker) triggersBefore(c *state.Contact) {
 	t.before = trigger.Snap(c)
 	t.pBefore = math.NaN()
 	if w.wantsPAlive(c) {
-		t.pBefore = w.pAlive(c, max(c.LastSeen, w.ev.Time))
+		t.pBefore = w.pAlive(c, c.LastSeen)
 	}
 }
 

@@ -16,6 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kairos-engine/kairos/bench/synth"
+	"github.com/kairos-engine/kairos/models/churn"
+	"github.com/kairos-engine/kairos/models/lead"
+	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream"
 	"github.com/kairos-engine/kairos/stream/broker"
@@ -129,7 +132,7 @@ func (r *triggerReader) expect(t *testing.T, why string, settle time.Duration, w
 
 // triggerEngine runs an engine with the default rules on one partition,
 // its wall clock injected.
-func triggerEngine(t *testing.T, addr string, st *state.Store, clock *fakeClock, idle time.Duration) (*stream.Engine, func() error) {
+func triggerEngine(t *testing.T, addr string, st *state.Store, clock *fakeClock, idle time.Duration, models ...*atomic.Pointer[scoring.Models]) (*stream.Engine, func() error) {
 	t.Helper()
 	rs, err := trigger.DefaultRules()
 	if err != nil {
@@ -141,7 +144,12 @@ func triggerEngine(t *testing.T, addr string, st *state.Store, clock *fakeClock,
 	}
 	p := new(atomic.Pointer[trigger.Engine])
 	p.Store(te)
+	var m *atomic.Pointer[scoring.Models]
+	if len(models) > 0 {
+		m = models[0]
+	}
 	eng, err := stream.New(stream.Config{
+		Models:     m,
 		Brokers:    []string{addr},
 		Group:      "kairos-trigger-test",
 		Partitions: 1,
@@ -423,4 +431,87 @@ func TestTriggerTimersMergeAndErase(t *testing.T) {
 	// contact's welcome went out.
 	clock.Set(t0.Add(3 * time.Hour))
 	tr.expect(t, "after merge and erase", 500*time.Millisecond, "known-1:welcome")
+}
+
+// TestTriggerPAliveLow: with a fitted churn model, a repeat customer who
+// comes back after a long silence has a P(alive) that fell below the
+// win-back threshold since their previous event: the worker computes it
+// before and after the event and the p-alive-low rule fires; a customer
+// still buying regularly does not trigger it.
+func TestTriggerPAliveLow(t *testing.T) {
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	addr := b.Addr()
+	t0 := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+	clock := newFakeClock(t0.Add(400 * 24 * time.Hour))
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	plan, err := lead.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Frequent buyers who drop out readily: silence soon means gone.
+	m, err := scoring.New(plan, scoring.Config{}, scoring.Population{BG: churn.BGNBD{R: 2, Alpha: 2, A: 1, B: 1}, BGFitted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := new(atomic.Pointer[scoring.Models])
+	models.Store(m)
+	order := func(id, contact string, at time.Time) synth.Record {
+		return jev(id, "order_placed", contact, at, fmt.Sprintf(orderProps, id))
+	}
+	day := 24 * time.Hour
+	recs := []synth.Record{
+		order("l1", "lapsing", t0), order("l2", "lapsing", t0.Add(7*day)), order("l3", "lapsing", t0.Add(14*day)),
+		order("r1", "regular", t0), order("r2", "regular", t0.Add(7*day)), order("r3", "regular", t0.Add(14*day)),
+		order("r4", "regular", t0.Add(21*day)),
+	}
+	produceN(t, addr, 1, recs)
+	tr := readTriggers(t, addr, trigger.DefaultTopics())
+	eng, stop := triggerEngine(t, addr, st, clock, time.Hour, models)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	eventually(t, 20*time.Second, func() error {
+		if n := eng.InputsCommitted(); n < int64(len(recs)) {
+			return fmt.Errorf("%d folded", n)
+		}
+		return nil
+	})
+	// Months later the lapsing customer browses again; the regular one
+	// orders again on schedule.
+	produceN(t, addr, 1, []synth.Record{
+		jev("l4", "page_view", "lapsing", t0.Add(300*day), `"url":"https://shop.example/"`),
+		order("r5", "regular", t0.Add(28*day)),
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !slices.Contains(tr.peek(), "lapsing:p-alive-low") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	var alive []string
+	for _, e := range tr.take() {
+		if strings.HasSuffix(e, ":p-alive-low") {
+			alive = append(alive, e)
+		}
+	}
+	if !slices.Equal(alive, []string{"lapsing:p-alive-low"}) {
+		t.Fatalf("p-alive-low emitted for %v, want the lapsing customer only", alive)
+	}
+}
+
+// peek returns what take would, without consuming it.
+func (r *triggerReader) peek() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.got[r.seen:] {
+		out = append(out, e.ContactID+":"+e.Rule)
+	}
+	return out
 }
