@@ -117,6 +117,9 @@ type Config struct {
 	// NBA configures next-best-action, send time and decision outcomes
 	// (nba.go); its zero value leaves those routes answering 503.
 	NBA NBA
+	// Triggers serves /v1/contacts/{id}/timers and /pressure from the
+	// trigger engine (triggers.go); nil: those routes answer 503.
+	Triggers Triggers
 }
 
 // withDefaults returns cfg with every unset field defaulted.

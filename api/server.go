@@ -174,6 +174,8 @@ const (
 	routeSendTime // /v1/contacts/{id}/send-time (sendtime.go)
 	routeOutcome  // /v1/decisions/{decision_id}/outcome (nba.go)
 	routeNBAModel // /v1/models/nba (nba.go)
+	routeTimers   // /v1/contacts/{id}/timers (triggers.go)
+	routePressure // /v1/contacts/{id}/pressure (triggers.go)
 	numRoutes
 )
 
@@ -206,6 +208,10 @@ func (r route) String() string {
 		return "/v1/decisions/{decision_id}/outcome"
 	case routeNBAModel:
 		return "/v1/models/nba"
+	case routeTimers:
+		return "/v1/contacts/{id}/timers"
+	case routePressure:
+		return "/v1/contacts/{id}/pressure"
 	}
 	return "unmatched"
 }
@@ -253,6 +259,10 @@ func matchRoute(path []byte) (route, []byte) {
 				return routeNBA, seg
 			case "send-time":
 				return routeSendTime, seg
+			case "timers":
+				return routeTimers, seg
+			case "pressure":
+				return routePressure, seg
 			}
 			return routeUnmatched, nil
 		}
@@ -347,6 +357,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.getSendTime(ctx, seg) // sendtime.go
 	case routeNBAModel:
 		s.getNBAModel(ctx) // nba.go
+	case routeTimers:
+		s.getTimers(ctx, seg)
+	case routePressure:
+		s.getPressure(ctx, seg)
 	case routeOpenAPI:
 		ctx.SetStatusCode(fasthttp.StatusOK)
 		ctx.SetContentType("application/json")

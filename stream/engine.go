@@ -20,6 +20,7 @@ import (
 	"github.com/kairos-engine/kairos/models/sendtime"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream/event"
+	"github.com/kairos-engine/kairos/stream/trigger"
 )
 
 // Topics names the topics the engine reads and writes.
@@ -34,6 +35,9 @@ type Topics struct {
 	// Decisions carries the API's next-best-action decision records
 	// (nba.DecisionsTopic); an input, co-partitioned with the others.
 	Decisions string // default "kairos.decisions"
+	// Triggers names the trigger topics (kairos.triggers.<channel>);
+	// empty names take trigger.DefaultTopics.
+	Triggers trigger.Topics
 }
 
 // DefaultTopics returns the default topic names.
@@ -45,6 +49,7 @@ func DefaultTopics() Topics {
 		Rekey:       "kairos.rekey",
 		DeadLetter:  "kairos.deadletter",
 		Decisions:   nba.DecisionsTopic,
+		Triggers:    trigger.DefaultTopics(),
 	}
 }
 
@@ -65,6 +70,7 @@ func (t *Topics) withDefaults() {
 			*f.v = f.d
 		}
 	}
+	t.Triggers = TriggerTopics(t.Triggers)
 }
 
 // Config configures the Engine.
@@ -112,6 +118,9 @@ type Config struct {
 	// Retention limits how long per-contact history is kept; the zero
 	// value keeps it without limit.
 	Retention Retention
+	// Triggers wires the trigger engine in (triggers.go); its zero value
+	// has triggers off.
+	Triggers Triggers
 
 	// Next-best-action and send time (stream/decisions.go, stream/sendtime.go).
 	NBA        *atomic.Pointer[nba.Policy] // decisions and outcomes are learned with its catalogue; nil: not learned
@@ -176,6 +185,7 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Triggers.withDefaults()
 	return nil
 }
 
@@ -187,6 +197,7 @@ type Engine struct {
 	log     *slog.Logger
 	metrics *metrics
 	relay   *relay
+	trig    engineTriggers // triggers.go, timers.go
 
 	nbaMetrics *nbaMetrics // stream/decisions.go
 
@@ -215,6 +226,7 @@ func New(cfg Config) (*Engine, error) {
 		store:   cfg.Store,
 		log:     cfg.Logger.With("component", "stream"),
 		metrics: newMetrics(cfg.Registerer, cfg.Topics),
+		trig:    engineTriggers{m: newTriggerMetrics(cfg.Registerer)},
 		workers: make(map[int32]*worker),
 		streams: map[string]state.Stream{
 			cfg.Topics.Clickstream: state.StreamClickstream,
@@ -280,7 +292,7 @@ func (e *Engine) setReady(ok bool, why string) {
 // feeds the same state.
 func EnsureTopics(ctx context.Context, cl *kgo.Client, t Topics, partitions int32, rf int16, extra ...string) (int32, error) {
 	adm := kadm.NewClient(cl)
-	all := append(append(t.inputs(), t.DeadLetter), extra...)
+	all := append(append(append(t.inputs(), t.DeadLetter), triggerTopicList(t.Triggers)...), extra...)
 	details, err := adm.ListTopics(ctx, all...)
 	if err != nil {
 		return 0, fmt.Errorf("list topics: %w", err)
@@ -445,13 +457,13 @@ func (e *Engine) failure() error {
 // the poll loop back instead of buffering without bound.
 func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 	for {
-		fetches := cl.PollRecords(ctx, e.cfg.MaxPollRecords)
+		fetches := e.pollRecords(ctx, cl) // returns after a tick when idle (timers.go)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			cl.AllowRebalance()
 			return nil
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				e.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
@@ -461,6 +473,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 		ws := e.workers
 		e.mu.Unlock()
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			e.noteEnds(ws, &ftp) // what waits, for the trigger watermark (timers.go)
 			if len(ftp.Records) == 0 {
 				return
 			}
@@ -472,6 +485,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client) error {
 				}
 			}
 		})
+		e.tick(ws) // timers of idle partitions (timers.go)
 		cl.AllowRebalance()
 	}
 }

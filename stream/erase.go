@@ -36,8 +36,10 @@ type Receipt struct {
 	AliasesDeleted int `json:"aliases_deleted"`
 	// Forwarded counts ids living on other partitions, erased there by
 	// their owners.
-	Forwarded     int    `json:"forwarded"`
-	OutboxDeleted int    `json:"outbox_deleted"`
+	Forwarded     int `json:"forwarded"`
+	OutboxDeleted int `json:"outbox_deleted"`
+	// TimersDeleted counts the contact's pending trigger timers deleted.
+	TimersDeleted int    `json:"timers_deleted"`
 	Partition     int32  `json:"partition"`
 	Note          string `json:"note"`
 }
@@ -139,6 +141,9 @@ func (w *worker) erase(r *kgo.Record, k state.Key, hops int) error {
 			return err
 		}
 		rc.ContactDeleted = true
+		if rc.TimersDeleted, err = w.deleteTimers(c.Key, c, timersErased); err != nil { // triggers.go
+			return err
+		}
 		n, err := w.dropOutbox(values)
 		if err != nil {
 			return err

@@ -125,6 +125,9 @@ func (w *worker) forget(k state.Key) error {
 			return err
 		}
 	}
+	if _, err := w.deleteTimers(k, c, timersExpired); err != nil { // triggers.go
+		return err
+	}
 	w.cache.remove(k)
 	w.deleted[k] = true
 	return nil

@@ -87,6 +87,8 @@ type worker struct {
 	sweepCursor state.Key
 	// evTimes are the event times folded in the current batch (freshness).
 	evTimes []int64
+	// trig is the trigger engine's scratch and watermark (triggers.go).
+	trig workerTriggers
 
 	batch   *state.Batch
 	offsets map[string]int64 // next offset per topic in the current poll
@@ -94,7 +96,7 @@ type worker struct {
 
 	nba nbaPartition // next-best-action statistics (stream/decisions.go)
 
-	in   chan []*kgo.Record // records handed over by the poll loop
+	in   chan []*kgo.Record // records handed over by the poll loop; nil is a tick (timers.go)
 	done chan struct{}
 	lost atomic.Bool
 	recs []*kgo.Record
@@ -205,6 +207,12 @@ func (w *worker) run() {
 		}
 		w.e.inputs.Add(inputs)
 		clear(w.recs)
+		if err := w.between(); err != nil { // due timers, retention (timers.go)
+			w.e.fail(err)
+			for range w.in {
+			}
+			return
+		}
 	}
 }
 
@@ -212,6 +220,9 @@ func (w *worker) run() {
 // the next offsets in one batch. An error means the batch could not be
 // written: the partition must stop, and its cache is no longer trusted.
 func (w *worker) process(recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil // a tick: between() does its work
+	}
 	start := time.Now()
 	if w.known.full() {
 		// Between batches everything is in Pebble: rebuild with room.
@@ -376,6 +387,7 @@ func (w *worker) route(r *kgo.Record, target state.Key, hops int) error {
 
 // foldInto applies the decoded event to c and links the event's other ids.
 func (w *worker) foldInto(r *kgo.Record, c *state.Contact) error {
+	w.triggersBefore(c) // triggers.go
 	if !w.fold.Apply(c, &w.ev) {
 		w.e.metrics.duplicates.Inc()
 		return nil
@@ -386,7 +398,10 @@ func (w *worker) foldInto(r *kgo.Record, c *state.Contact) error {
 	if err := w.nbaOutcome(c); err != nil { // stream/decisions.go
 		return err
 	}
-	return w.link(r, c)
+	if err := w.link(r, c); err != nil {
+		return err
+	}
+	return w.triggersAfter(r, c) // triggers.go
 }
 
 // appendPrimaryKey appends the typed key of the event's highest-ranked id.
@@ -521,6 +536,9 @@ func (w *worker) linkLocal(r *kgo.Record, i int, alias, target state.Key) error 
 	w.cache.remove(alias)
 	delete(w.dirty, alias)
 	w.deleted[alias] = true
+	if err := w.dropTriggers(alias, prof); err != nil { // triggers.go
+		return err
+	}
 	w.e.metrics.merges.Inc()
 	id := internalID(r, i)
 	if w.e.partitionOf(target.Value()) != w.p {

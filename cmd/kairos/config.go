@@ -85,6 +85,29 @@ type fileConfig struct {
 		FitTimeout      duration `yaml:"fit_timeout"`
 	} `yaml:"scores"`
 	NBA nbaFileConfig `yaml:"nba"` // nba.go
+	// Triggers configures the trigger engine (triggers.go).
+	Triggers struct {
+		// Enabled turns triggers off when false; default on.
+		Enabled *bool `yaml:"enabled"`
+		// Rules is a trigger rule file (stream/trigger); empty: the
+		// shipped default rules.
+		Rules string `yaml:"rules"`
+		// Lateness is how long timers wait for late events (default
+		// 0); Idle the wall time after which a silent input topic stops
+		// holding timers back (default 30s); Tick how often an idle
+		// partition checks its timers (default 1s).
+		Lateness duration `yaml:"lateness"`
+		Idle     duration `yaml:"idle"`
+		Tick     duration `yaml:"tick"`
+		// Topics names the trigger topics; default
+		// kairos.triggers.<channel>.
+		Topics struct {
+			Email string `yaml:"email"`
+			SMS   string `yaml:"sms"`
+			Push  string `yaml:"push"`
+			Sales string `yaml:"sales"`
+		} `yaml:"topics"`
+	} `yaml:"triggers"`
 }
 
 // duration parses Go duration text ("24h", "90s") from YAML.
@@ -165,6 +188,12 @@ func loadConfig(path string) (*fileConfig, error) {
 		return nil, bad("retention.inactive_contacts", "must be at least 24h (or 0: off)")
 	case cfg.Scores.FitTimeout < 0:
 		return nil, bad("scores.fit_timeout", "must not be negative")
+	case cfg.Triggers.Lateness < 0:
+		return nil, bad("triggers.lateness", "must not be negative")
+	case cfg.Triggers.Idle < 0:
+		return nil, bad("triggers.idle", "must not be negative")
+	case cfg.Triggers.Tick < 0 || cfg.Triggers.Tick > 0 && cfg.Triggers.Tick < duration(10*time.Millisecond):
+		return nil, bad("triggers.tick", "must be at least 10ms")
 	}
 	if err := cfg.scoringConfig().Validate(); err != nil {
 		return nil, bad("scores", err.Error())

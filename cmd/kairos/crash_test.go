@@ -51,15 +51,15 @@ type engineProc struct {
 	exited  chan error
 }
 
-func startServe(t *testing.T, brokerAddr, dataDir string) *engineProc {
+func startServe(t *testing.T, brokerAddr, dataDir string, extra ...string) *engineProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve",
+	cmd := exec.Command(os.Args[0], append([]string{"serve",
 		"--brokers", brokerAddr,
 		"--data-dir", dataDir,
 		"--http", "127.0.0.1:0",
 		"--partitions", strconv.Itoa(crashPartitions),
 		"--group", "kairos-crash",
-		"--log-format", "text")
+		"--log-format", "text"}, extra...)...)
 	cmd.Env = append(os.Environ(), "KAIROS_TEST_MAIN=1", "KAIROS_READ_KEYS="+testReadKey)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -74,6 +74,9 @@ type engineSetup struct {
 	// extra runs beside the engine (the demo's traffic generator).
 	extra func(ctx context.Context, brokerAddr string) error
 	nba   nbaFileConfig // next-best-action and send time (nba.go)
+	// triggers configures the trigger engine; the zero value runs the
+	// shipped default rules (triggers.go).
+	triggers triggerSetup
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -135,12 +138,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	s.scoring = fc.scoringConfig()
+	if s.triggers, err = fc.triggerSetup(); err != nil { // triggers.go
+		return err
+	}
 	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
 	s.keysFile, s.stdout = fc.HTTP.KeysFile, stdout
 	s.retention = stream.Retention{EventHistory: time.Duration(fc.Retention.EventHistory), InactiveContacts: time.Duration(fc.Retention.InactiveContacts)}
 	s.nba = fc.NBA
 	t := fc.Kafka.Topics
-	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter, Decisions: t.Decisions}
+	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter, Decisions: t.Decisions,
+		Triggers: fc.triggerTopics()}
 	if *brokers != "" {
 		s.brokers = strings.Split(*brokers, ",")
 	} else if !set("broker-listen") {
@@ -285,6 +292,10 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		return err
 	}
 	defer learn.close()
+	streamTriggers, apiTriggers, err := buildTriggers(s.triggers, s.topics.Triggers, reg) // triggers.go
+	if err != nil {
+		return err
+	}
 	eng, err := stream.New(stream.Config{
 		NBA:               learn.policy,
 		OpenFilter:        learn.filter,
@@ -307,6 +318,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		ClientOptsFor: func(role string) []kgo.Opt {
 			return []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("kairos", kprom.Subsystem("kafka_"+role), kprom.Registerer(reg)))}
 		},
+		Triggers: streamTriggers,
 	})
 	if err != nil {
 		return err
@@ -340,6 +352,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Population:  pop,
 		Erase:       eng.RequestErase,
 		Keys:        s.keys,
+		Triggers:    apiTriggers,
 	})
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 )
 
 // Payload is one trigger as published on kairos.triggers.<channel>.
-// SENDERS.md documents the JSON.
+// README.md ("Triggers for senders") documents the JSON.
 type Payload struct {
 	TriggerID string
 	Rule      *Rule

@@ -7,19 +7,26 @@ import (
 	"testing"
 )
 
-// TestSendersDoc keeps SENDERS.md honest: every JSON example is valid and
-// names a rule of the default set with its journey, and the rule-file
-// example parses.
+// TestSendersDoc keeps the README's "Triggers for senders" section honest:
+// every JSON example is valid and names a rule of the default set with its
+// journey, and the rule-file example parses.
 func TestSendersDoc(t *testing.T) {
-	doc, err := os.ReadFile("SENDERS.md")
+	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
+	}
+	_, doc, ok := strings.Cut(string(readme), "\n## Triggers for senders\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Triggers for senders" section`)
+	}
+	if i := strings.Index(doc, "\n## "); i >= 0 {
+		doc = doc[:i]
 	}
 	rs, err := DefaultRules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := strings.Split(string(doc), "```")
+	blocks := strings.Split(doc, "```")
 	jsons, yamls := 0, 0
 	for i := 1; i < len(blocks); i += 2 {
 		b := blocks[i]
@@ -37,7 +44,7 @@ func TestSendersDoc(t *testing.T) {
 			}
 		case strings.HasPrefix(b, "yaml\n"):
 			yamls++
-			if _, err := ParseRules("SENDERS.md", []byte(b[5:])); err != nil {
+			if _, err := ParseRules("README.md", []byte(b[5:])); err != nil {
 				t.Errorf("YAML example: %v", err)
 			}
 		}
