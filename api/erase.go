@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/kairos-engine/kairos/models/nba"
 	"github.com/kairos-engine/kairos/state"
 )
 
@@ -180,6 +181,12 @@ func (s *Server) exportContact(ctx *fasthttp.RequestCtx, raw []byte) {
 		}
 		b = append(b, `,"stored":`...)
 		b = appendStored(b, &sc.c)
+		var err2 error
+		if b, err2 = s.appendExportTimers(b, canon); err2 != nil {
+			s.internalError(ctx, "reading the contact's timers failed", err2)
+			return
+		}
+		b = s.appendExportDecisions(b, &sc.c)
 		b = append(b, '}')
 		sc.out = b
 		ctx.SetStatusCode(fasthttp.StatusOK)
@@ -257,4 +264,78 @@ func appendStored(b []byte, c *state.Contact) []byte {
 	b = append(b, `],"dedupe_window_ids":`...)
 	b = strconv.AppendInt(b, int64(len(c.SeenIDs)), 10)
 	return append(b, '}')
+}
+
+// appendExportTimers appends the contact's pending trigger timers.
+func (s *Server) appendExportTimers(b []byte, canon state.Key) ([]byte, error) {
+	b = append(b, `,"timers":[`...)
+	if s.cfg.Triggers != nil {
+		pt, err := s.cfg.Store.Partition(s.cfg.PartitionOf(canon.Value()))
+		if err != nil {
+			return b, err
+		}
+		ts, err := pt.ContactTimers(canon)
+		if err != nil {
+			return b, err
+		}
+		pending, err := s.cfg.Triggers.Timers(ts)
+		if err != nil {
+			return b, err
+		}
+		for i := range pending {
+			p := &pending[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"rule":`...)
+			b = appendJSONString(b, p.Rule)
+			b = append(b, `,"kind":`...)
+			b = appendJSONString(b, p.Kind)
+			b = append(b, `,"due":`...)
+			b = appendTime(b, p.Due)
+			b = append(b, `,"reason":`...)
+			b = appendOptString(b, p.Reason)
+			b = append(b, '}')
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// appendExportDecisions appends the contact's next-best-action history:
+// which actions were shown, how often in the current cap window, when
+// last, and whether converted or dismissed.
+func (s *Server) appendExportDecisions(b []byte, c *state.Contact) []byte {
+	b = append(b, `,"decisions":[`...)
+	var h nba.History
+	if len(c.Decisions) == 0 || nba.LedgerHistory(c.Decisions, &h) != nil {
+		return append(b, ']')
+	}
+	var cat *nba.Catalogue
+	if p := s.cfg.NBA.Policy; p != nil && p.Load() != nil {
+		cat = p.Load().Catalogue()
+	}
+	for i := range h.Len() {
+		e := h.Entry(i)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"action":`...)
+		name := "#" + strconv.FormatUint(uint64(e.Action), 16)
+		if cat != nil {
+			if a := cat.ActionByHash(e.Action); a != nil {
+				name = a.ID
+			}
+		}
+		b = appendJSONString(b, name)
+		b = append(b, `,"shown_in_window":`...)
+		b = strconv.AppendUint(b, uint64(e.Count), 10)
+		b = append(b, `,"window_start":`...)
+		b = appendTime(b, e.WindowStart)
+		b = append(b, `,"last_shown":`...)
+		b = appendTime(b, e.LastShown)
+		b = append(b, `,"flags":`...)
+		b = strconv.AppendUint(b, uint64(e.Flags), 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }

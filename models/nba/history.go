@@ -375,3 +375,15 @@ func capWindow(a *Action) int64 {
 // hashID is an action's key in a History. Catalogue loading refuses two
 // ids with the same hash.
 func hashID(id string) uint32 { return uint32(xxhash.Sum64String(id)) }
+
+// ActionByHash returns the catalogue action whose id hashes to h, as
+// History entries name actions, or nil (an action since removed from the
+// catalogue). Exports and audits use it; it scans the catalogue.
+func (c *Catalogue) ActionByHash(h uint32) *Action {
+	for _, a := range c.actions {
+		if hashID(a.ID) == h {
+			return a
+		}
+	}
+	return nil
+}
