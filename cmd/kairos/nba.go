@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/cespare/xxhash/v2"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -137,10 +138,7 @@ func (l *learning) services(store *state.Store, eng *stream.Engine, reg promethe
 
 // apiConfig is the API's side of it.
 func (l *learning) apiConfig() api.NBA {
-	explore := defaultExplore
-	if l.cfg.SendTime.Explore != nil {
-		explore = *l.cfg.SendTime.Explore
-	}
+	explore := l.explore()
 	return api.NBA{
 		Policy:           l.policy,
 		Budget:           time.Duration(l.cfg.Budget),
@@ -172,4 +170,38 @@ func (l *learning) close() {
 		l.log.Warn("decision records not flushed at shutdown", "err", err)
 	}
 	l.prod.Close()
+}
+
+// triggerSendTime is the send-time model as the trigger engine asks it:
+// the contact's best moment in the day after the trigger, from the
+// population prior in force (no prior yet: no recommendation). The
+// trigger id seeds the exploration, so a replay recommends the same hour.
+func (l *learning) triggerSendTime(c *state.Contact, at int64, seed string) int64 {
+	fit := l.fit.Load()
+	if fit == nil {
+		return 0
+	}
+	var zone *time.Location
+	if c.TimeZone != "" {
+		if z, err := time.LoadLocation(c.TimeZone); err == nil {
+			zone = z
+		}
+	}
+	from := time.UnixMilli(at)
+	var buf [26]sendtime.Hour // Slots(from, 24h) is at most 25
+	res, err := sendtime.Predict(sendtime.Input{
+		Hist: &c.Engagement.HourOfWeek, Opens: c.Engagement.Opened, Delivered: c.Engagement.Delivered, Zone: zone,
+	}, fit, from, 24*time.Hour, sendtime.Options{Explore: l.explore(), Seed: xxhash.Sum64String(seed)}, buf[:])
+	if err != nil {
+		return 0
+	}
+	return res.Best.UnixMilli()
+}
+
+// explore is the configured share of exploring send-time answers.
+func (l *learning) explore() float64 {
+	if l.cfg.SendTime.Explore != nil {
+		return *l.cfg.SendTime.Explore
+	}
+	return defaultExplore
 }

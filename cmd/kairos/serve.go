@@ -296,6 +296,10 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	if err != nil {
 		return err
 	}
+	if streamTriggers.Engine != nil {
+		// Email triggers carry send_at from the send-time model.
+		streamTriggers.Engine.Load().SetSendTime(learn.triggerSendTime)
+	}
 	eng, err := stream.New(stream.Config{
 		NBA:               learn.policy,
 		OpenFilter:        learn.filter,

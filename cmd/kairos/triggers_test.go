@@ -366,10 +366,13 @@ func (r *triggerRun) finish(t *testing.T) {
 		waitReady(t, api)
 		_, last := r.log.snapshot()
 		folded := recordsFolded(t, api)
-		quiet := time.Now()
+		started, quiet := time.Now(), time.Now()
 		// Quiet: nothing folded and no trigger for 4s (the idle time
-		// of 2s, then the ticks that fire what came due).
-		for time.Since(quiet) < 4*time.Second {
+		// of 2s, then the ticks that fire what came due). On a loaded
+		// machine a restart can take longer than that to commit its
+		// first batch, so quiet counts only once something was folded,
+		// or after 20s (nothing was left to fold).
+		for time.Since(quiet) < 4*time.Second || (folded == 0 && time.Since(started) < 20*time.Second) {
 			time.Sleep(100 * time.Millisecond)
 			_, n := r.log.snapshot()
 			f := recordsFolded(t, api)

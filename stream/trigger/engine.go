@@ -69,6 +69,10 @@ type Engine struct {
 	rescheduleOn [state.NumEventTypes]bool
 
 	zones sync.Map // time-zone name → *time.Location
+
+	// sendTime recommends when to send an emitted email trigger (the
+	// send-time model); nil: triggers carry no send_at.
+	sendTime func(c *state.Contact, at int64, seed string) int64
 }
 
 // NewEngine builds the engine of a rule set. topics names the trigger
@@ -456,6 +460,9 @@ func (e *Engine) deliver(r *Rule, c *state.Contact, cs *ContactState, p *pending
 		TriggerID: p.id, Rule: r, Contact: c, Reason: p.reason,
 		CauseType: p.causeType, CauseRef: p.ref, CausedAt: p.cause,
 		EmittedAt: at, ExpiresAt: expires,
+	}
+	if e.sendTime != nil && r.Channel == ChannelEmail {
+		pl.SendAt = e.sendTime(c, at, p.id)
 	}
 	value := AppendPayload(make([]byte, 0, 512), &pl)
 	cs.fired(r.ID, at, func(id string) bool { return e.byID[id] != nil })
@@ -964,3 +971,9 @@ func fmtDuration(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// SetSendTime makes emitted email triggers carry send_at, the moment f
+// recommends (the send-time model: the contact's best hour in the day
+// after at; seed makes its exploration deterministic per trigger). Call it
+// before the engine is used.
+func (e *Engine) SetSendTime(f func(c *state.Contact, at int64, seed string) int64) { e.sendTime = f }
