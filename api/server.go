@@ -161,6 +161,7 @@ const (
 	routeChurn    // /v1/models/churn
 	routeExport   // /v1/contacts/{id}/export
 	routeOpenAPI  // /openapi.json
+	routeReload   // POST /v1/admin/reload (learned.go)
 	numRoutes
 )
 
@@ -185,6 +186,8 @@ func (r route) String() string {
 		return "/v1/contacts/{id}/export"
 	case routeOpenAPI:
 		return "/openapi.json"
+	case routeReload:
+		return "/v1/admin/reload"
 	}
 	return "unmatched"
 }
@@ -211,6 +214,8 @@ func matchRoute(path []byte) (route, []byte) {
 		return routeChurn, nil
 	case "/openapi.json":
 		return routeOpenAPI, nil
+	case "/v1/admin/reload":
+		return routeReload, nil
 	}
 	if len(path) >= len(contactPrefix) && string(path[:len(contactPrefix)]) == contactPrefix {
 		seg := path[len(contactPrefix):]
@@ -234,6 +239,7 @@ func matchRoute(path []byte) (route, []byte) {
 const (
 	allowGet       = "GET, HEAD"
 	allowGetDelete = "GET, HEAD, DELETE"
+	allowPost      = "POST"
 )
 
 // allow returns the methods a route answers, for the Allow header (and
@@ -241,6 +247,9 @@ const (
 func (r route) allow() string {
 	if r == routeContact {
 		return allowGetDelete
+	}
+	if r == routeReload {
+		return allowPost
 	}
 	return allowGet
 }
@@ -270,6 +279,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if r == routeContact && ctx.IsDelete() {
 		s.deleteContact(ctx, seg)
+		return
+	}
+	if r == routeReload {
+		s.adminReload(ctx)
 		return
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
