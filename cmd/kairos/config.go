@@ -83,6 +83,7 @@ type fileConfig struct {
 		Refresh         duration `yaml:"refresh"`
 		FitTimeout      duration `yaml:"fit_timeout"`
 	} `yaml:"scores"`
+	Models modelsConfig `yaml:"models"` // models.go
 }
 
 // duration parses Go duration text ("24h", "90s") from YAML.
@@ -163,6 +164,9 @@ func loadConfig(path string) (*fileConfig, error) {
 		return nil, bad("retention.inactive_contacts", "must be at least 24h (or 0: off)")
 	case cfg.Scores.FitTimeout < 0:
 		return nil, bad("scores.fit_timeout", "must not be negative")
+	}
+	if field, msg := cfg.Models.validate(); field != "" {
+		return nil, bad(field, msg)
 	}
 	if err := cfg.scoringConfig().Validate(); err != nil {
 		return nil, bad("scores", err.Error())

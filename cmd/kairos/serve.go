@@ -72,6 +72,8 @@ type engineSetup struct {
 	started func(apiAddr, brokerAddr string)
 	// extra runs beside the engine (the demo's traffic generator).
 	extra func(ctx context.Context, brokerAddr string) error
+	// models: bring-your-own models and propensity training (models.go).
+	models modelsSetup
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -135,6 +137,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.scoring = fc.scoringConfig()
 	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
 	s.keysFile, s.stdout = fc.HTTP.KeysFile, stdout
+	s.models = fc.modelsSetup() // models.go
 	s.retention = stream.Retention{EventHistory: time.Duration(fc.Retention.EventHistory), InactiveContacts: time.Duration(fc.Retention.InactiveContacts)}
 	t := fc.Kafka.Topics
 	s.topics = stream.Topics{Clickstream: t.Clickstream, Orders: t.Orders, Email: t.Email, Rekey: t.Rekey, DeadLetter: t.DeadLetter}
@@ -309,6 +312,11 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	if err != nil {
 		return err
 	}
+	learned, err := openLearned(s, reg) // models.go
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, learned.close()) }()
 	srv, err := api.New(api.Config{
 		Addr:        s.httpAddr,
 		Store:       store,
@@ -321,6 +329,8 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Population:  pop,
 		Erase:       eng.RequestErase,
 		Keys:        s.keys,
+		Learned:     learned.apiModels(),
+		Reload:      learned.reloadFunc(),
 	})
 	if err != nil {
 		return err
@@ -347,6 +357,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	launch("engine", eng.Run)
 	launch("api", srv.Run)
 	launch("population", pop.Run)
+	launch("models", learned.run)
 	select {
 	case <-srv.Listening():
 		if s.started != nil {
