@@ -79,6 +79,12 @@ type Config struct {
 	// Population serves /v1/segments, /v1/models/churn and fits at past
 	// instants for ?at=; nil: those routes answer 503.
 	Population Population
+	// Learned are the bring-your-own models served as scores.models in
+	// profiles (learned.go); nil: no "models" object.
+	Learned LearnedModels
+	// Reload reloads what POST /v1/admin/reload reloads (kairos serve:
+	// the models directory); nil: that route answers 503.
+	Reload func() error
 
 	// Security: keys, CORS, rate and connection limits (cors.go,
 	// limits.go, package auth).

@@ -172,6 +172,7 @@ func (s *Server) lookup(ctx *fasthttp.RequestCtx, sc *scratch, kind state.IDKind
 		// The profile object is closed; reopen it for the scores.
 		sc.out = sc.out[:len(sc.out)-1]
 		sc.out, sc.top = appendScores(sc.out, sc.models, &sc.c, sc.at, sc.top[:0])
+		sc.out = s.appendLearned(sc.out, &sc.c, sc.at)
 		sc.out = append(sc.out, '}')
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)

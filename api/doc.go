@@ -19,6 +19,11 @@
 //	GET /v1/contacts?email=  the same, looked up by (normalised) email
 //	GET /v1/contacts?anonymous_id=
 //	                         the same, looked up by anonymous id
+//	POST /v1/admin/reload    reload the models directory (Config.Reload; learned.go):
+//	                         200, or 422 reload_incomplete naming each bad file
+//
+// With Config.Learned, a profile's scores hold "models": each
+// bring-your-own model's output on features.Compute(contact, instant).
 //
 // {id} is one percent-decoded path segment (so an id may contain an
 // encoded '/'). It is resolved as a contact id (key c:{id}); if there is

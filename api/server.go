@@ -176,6 +176,7 @@ const (
 	routeNBAModel // /v1/models/nba (nba.go)
 	routeTimers   // /v1/contacts/{id}/timers (triggers.go)
 	routePressure // /v1/contacts/{id}/pressure (triggers.go)
+	routeReload   // POST /v1/admin/reload (learned.go)
 	numRoutes
 )
 
@@ -212,6 +213,8 @@ func (r route) String() string {
 		return "/v1/contacts/{id}/timers"
 	case routePressure:
 		return "/v1/contacts/{id}/pressure"
+	case routeReload:
+		return "/v1/admin/reload"
 	}
 	return "unmatched"
 }
@@ -240,6 +243,8 @@ func matchRoute(path []byte) (route, []byte) {
 		return routeOpenAPI, nil
 	case "/v1/models/nba":
 		return routeNBAModel, nil
+	case "/v1/admin/reload":
+		return routeReload, nil
 	}
 	if r, seg := matchDecisionRoute(path); r != routeUnmatched { // nba.go
 		return r, seg
@@ -283,7 +288,7 @@ func (r route) allow() string {
 	if r == routeContact {
 		return allowGetDelete
 	}
-	if r == routeOutcome {
+	if r == routeOutcome || r == routeReload {
 		return allowPost
 	}
 	return allowGet
@@ -314,6 +319,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if r == routeContact && ctx.IsDelete() {
 		s.deleteContact(ctx, seg)
+		return
+	}
+	if r == routeReload {
+		s.adminReload(ctx)
 		return
 	}
 	if r == routeOutcome && ctx.IsPost() {

@@ -108,6 +108,7 @@ type fileConfig struct {
 			Sales string `yaml:"sales"`
 		} `yaml:"topics"`
 	} `yaml:"triggers"`
+	Models modelsConfig `yaml:"models"` // models.go
 }
 
 // duration parses Go duration text ("24h", "90s") from YAML.
@@ -194,6 +195,9 @@ func loadConfig(path string) (*fileConfig, error) {
 		return nil, bad("triggers.idle", "must not be negative")
 	case cfg.Triggers.Tick < 0 || cfg.Triggers.Tick > 0 && cfg.Triggers.Tick < duration(10*time.Millisecond):
 		return nil, bad("triggers.tick", "must be at least 10ms")
+	}
+	if field, msg := cfg.Models.validate(); field != "" {
+		return nil, bad(field, msg)
 	}
 	if err := cfg.scoringConfig().Validate(); err != nil {
 		return nil, bad("scores", err.Error())

@@ -27,6 +27,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	brokerListen := fs.String("broker-listen", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker")
 	history := fs.Duration("history", 14*24*time.Hour, "simulated history replayed (as fast as --rate allows) before traffic reaches the present")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	modelsDir := fs.String("models", "", "directory of bring-your-own TorchScript models (YAML manifests), served as scores.models")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +62,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// The demo's population grows by the second: refit often so that
 		// segments and churn figures appear while one watches.
 		refresh: 30 * time.Second,
+		models:  modelsSetup{dir: *modelsDir},
 	}
 	// Keys for this session only: printed with the examples, never
 	// stored.

@@ -27,6 +27,8 @@ Usage:
   kairos demo     [flags]   run everything in one process with synthetic shop traffic
   kairos serve    [flags]   run the engine and the HTTP API
   kairos produce  [flags]   publish a JSON-lines file of events into a topic
+  kairos train propensity [flags]
+                            train the propensity model on the decision log
   kairos version            print the version
 
 Run 'kairos <command> --help' for the flags of a command.
@@ -73,6 +75,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "produce":
 		err = cmdProduce(ctx, args[1:], stdin, stdout, stderr)
+	case "train":
+		err = cmdTrain(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

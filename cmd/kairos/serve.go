@@ -77,6 +77,8 @@ type engineSetup struct {
 	// triggers configures the trigger engine; the zero value runs the
 	// shipped default rules (triggers.go).
 	triggers triggerSetup
+	// models: bring-your-own models and propensity training (models.go).
+	models modelsSetup
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -143,6 +145,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	s.refresh, s.fitTimeout = time.Duration(fc.Scores.Refresh), time.Duration(fc.Scores.FitTimeout)
 	s.keysFile, s.stdout = fc.HTTP.KeysFile, stdout
+	s.models = fc.modelsSetup() // models.go
 	s.retention = stream.Retention{EventHistory: time.Duration(fc.Retention.EventHistory), InactiveContacts: time.Duration(fc.Retention.InactiveContacts)}
 	s.nba = fc.NBA
 	t := fc.Kafka.Topics
@@ -343,6 +346,11 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	if err := learn.services(store, eng, reg); err != nil { // nba.go
 		return err
 	}
+	learned, err := openLearned(s, reg) // models.go
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, learned.close()) }()
 	srv, err := api.New(api.Config{
 		NBA:         learn.apiConfig(),
 		Addr:        s.httpAddr,
@@ -357,6 +365,8 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		Erase:       eng.RequestErase,
 		Keys:        s.keys,
 		Triggers:    apiTriggers,
+		Learned:     learned.apiModels(),
+		Reload:      learned.reloadFunc(),
 	})
 	if err != nil {
 		return err
@@ -385,6 +395,7 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 	launch("population", pop.Run)
 	launch("bandit", learn.bandit.Run)   // nba.go
 	launch("sendprior", learn.prior.Run) // nba.go
+	launch("models", learned.run)
 	select {
 	case <-srv.Listening():
 		if s.started != nil {

@@ -20,6 +20,12 @@ type LoggedChoice struct {
 	Sample     float64 `json:"sample"`     // the draw the ranking used
 	Weight     float64 `json:"weight"`
 	Fallback   bool    `json:"fallback,omitempty"`
+	// LoggingProbability is the probability that the policy would have
+	// shown this action to this contact in this decision (the Thompson
+	// draw's win rate, 1/eligible for a random control): optional, used by
+	// `kairos train propensity` for off-policy (IPW) estimates; 0 when
+	// not known.
+	LoggingProbability float64 `json:"logging_probability,omitempty"`
 }
 
 // DecisionRecord is the JSON value logged to kairos.decisions for every
@@ -39,6 +45,16 @@ type DecisionRecord struct {
 	Catalogue   string         `json:"catalogue_version"`
 	Eligible    int            `json:"eligible"`
 	Choices     []LoggedChoice `json:"actions"`
+
+	// Training fields (optional, additive): the contact's feature vector
+	// at the decision's instant, features.Compute(contact, At), and the
+	// features.Version it was computed with. A decision without them is
+	// not a training example for the propensity model. Type is "" or
+	// RecordDecision; OutcomeRecord values on the same topic carry
+	// RecordOutcome.
+	Type           string    `json:"type,omitempty"`
+	FeatureVersion int       `json:"feature_version,omitempty"`
+	Features       []float32 `json:"features,omitempty"`
 }
 
 // Record builds the log record of a decision. It allocates (the choices

@@ -25,7 +25,7 @@
 // predicts without allocating, one contact (Predict) or a batch
 // (PredictBatch). The torch build also has TorchMLP, the same forward
 // pass in libtorch, batched; the pure-Go one is faster for this size
-// (models/torch/RESULTS.md), so it is what serves.
+// (bench/RESULTS.md), so it is what serves.
 //
 // Evaluation: LogLoss, AUC and EstimatePolicy (inverse propensity
 // weighting of a policy's outcome rate from logged examples) are the

@@ -275,7 +275,7 @@ func (n *net) close() {
 
 // TorchMLP runs an MLP's forward pass in libtorch, batched: the torch
 // build's alternative to MLP.PredictBatch (same outputs, see
-// TestExportAgrees), measured against it in models/torch/RESULTS.md.
+// TestExportAgrees), measured against it in bench/RESULTS.md.
 type TorchMLP struct {
 	m *MLP
 	n *net

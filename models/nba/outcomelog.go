@@ -1,0 +1,29 @@
+package nba
+
+// Record types on DecisionsTopic. A value without a "type" field is a
+// decision (the format before outcomes were logged there).
+const (
+	RecordDecision = "decision"
+	RecordOutcome  = "outcome"
+)
+
+// OutcomeRecord is the JSON value logged to kairos.decisions when the
+// stream folds an outcome of a decision (an outcome event, or POST
+// /v1/decisions/{decision_id}/outcome), keyed by the contact key like the
+// decision it answers:
+//
+//	{"type":"outcome","decision_id":"<32 hex>","action_id":"cart-reminder",
+//	 "outcome":"click","timestamp":"2026-11-24T10:00:00Z"}
+//
+// The propensity trainer joins it to its decision by (decision_id,
+// action_id): click and order count as a conversion when they fall within
+// the attribution window after the decision, dismiss as none. A consumer
+// of kairos.decisions that only wants decisions skips values whose type
+// is RecordOutcome.
+type OutcomeRecord struct {
+	Type string `json:"type"` // RecordOutcome
+	Outcome
+}
+
+// OutcomeLog builds the log record of an outcome.
+func OutcomeLog(o Outcome) OutcomeRecord { return OutcomeRecord{Type: RecordOutcome, Outcome: o} }
