@@ -121,6 +121,11 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	shutdownErr := s.srv.ShutdownWithContext(sctx)
+	// Shutdown closes the listeners Serve registered; if the goroutine
+	// above had not reached Serve yet, it would register the listener
+	// afterwards and accept forever. Closing it here makes Serve return
+	// either way (a second close is harmless).
+	_ = ln.Close()
 	serveErr := <-served // Serve returns once the listener is closed
 	if shutdownErr != nil {
 		shutdownErr = fmt.Errorf("api: graceful shutdown on %s: %d connections still open after %s: %w",
