@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -596,6 +597,8 @@ func (e *Engine) dropWorkers(m map[string][]int32, lost bool) {
 	e.mu.Unlock()
 	for _, w := range stopping {
 		w.stop(lost)
+		// A partition that moved is another instance's to report.
+		e.metrics.freshness.lag.DeletePartialMatch(prometheus.Labels{"partition": strconv.Itoa(int(w.p))})
 	}
 	e.metrics.assigned.Set(float64(n))
 	if n == 0 {
