@@ -29,6 +29,24 @@ func candidates(id []byte) []state.Key {
 	return append(ks, state.MakeKey(state.IDAnonymous, string(id)))
 }
 
+// lookupAny resolves an id the way GET /v1/contacts/{id} does (contact
+// id, email, anonymous id) into c. It returns "" when no contact is known,
+// and ok false when a store error was answered 500.
+func (s *Server) lookupAny(ctx *fasthttp.RequestCtx, id []byte, c *state.Contact) (canon state.Key, ok bool) {
+	for _, k := range candidates(id) {
+		key, err := s.cfg.Store.Lookup(k, s.cfg.PartitionOf, c)
+		if errors.Is(err, state.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			s.internalError(ctx, "reading a contact failed", err)
+			return "", false
+		}
+		return key, true
+	}
+	return "", true
+}
+
 // decodeID percent-decodes and checks an id segment; "" when the request
 // was answered.
 func decodeID(ctx *fasthttp.RequestCtx, raw []byte) []byte {
@@ -64,18 +82,9 @@ func (s *Server) deleteContact(ctx *fasthttp.RequestCtx, raw []byte) {
 		return
 	}
 	var c state.Contact
-	var canon state.Key
-	for _, k := range candidates(id) {
-		key, err := s.cfg.Store.Lookup(k, s.cfg.PartitionOf, &c)
-		if errors.Is(err, state.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			s.internalError(ctx, "reading a contact failed", err)
-			return
-		}
-		canon = key
-		break
+	canon, ok := s.lookupAny(ctx, id, &c)
+	if !ok {
+		return
 	}
 	if canon == "" {
 		for _, k := range candidates(id) {
@@ -161,42 +170,38 @@ func (s *Server) exportContact(ctx *fasthttp.RequestCtx, raw []byte) {
 	if !s.scoreSetup(ctx, sc) {
 		return
 	}
-	for _, k := range candidates(id) {
-		canon, err := s.cfg.Store.Lookup(k, s.cfg.PartitionOf, &sc.c)
-		if errors.Is(err, state.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			s.internalError(ctx, "reading a contact failed", err)
-			return
-		}
-		b := append(sc.out[:0], `{"exported_at":`...)
-		b = appendTime(b, s.cfg.Now().UnixMilli())
-		b = append(b, `,"profile":`...)
-		b = appendContact(b, canon, &sc.c, sc.at)
-		if sc.models != nil {
-			b = b[:len(b)-1]
-			b, sc.top = appendScores(b, sc.models, &sc.c, sc.at, sc.top[:0])
-			b = append(b, '}')
-		}
-		b = append(b, `,"stored":`...)
-		b = appendStored(b, &sc.c)
-		var err2 error
-		if b, err2 = s.appendExportTimers(b, canon); err2 != nil {
-			s.internalError(ctx, "reading the contact's timers failed", err2)
-			return
-		}
-		b = s.appendExportDecisions(b, &sc.c)
-		b = append(b, '}')
-		sc.out = b
-		ctx.SetStatusCode(fasthttp.StatusOK)
-		ctx.SetContentType("application/json")
-		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
-		ctx.Response.Header.Set(fasthttp.HeaderContentDisposition, `attachment; filename="kairos-export.json"`)
-		sc.out = ctx.Response.SwapBody(sc.out)[:0]
+	canon, ok := s.lookupAny(ctx, id, &sc.c)
+	if !ok {
 		return
 	}
-	writeError(ctx, fasthttp.StatusNotFound, "not_found", "no contact is known by this id")
+	if canon == "" {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no contact is known by this id")
+		return
+	}
+	b := append(sc.out[:0], `{"exported_at":`...)
+	b = appendTime(b, s.cfg.Now().UnixMilli())
+	b = append(b, `,"profile":`...)
+	b = appendContact(b, canon, &sc.c, sc.at)
+	if sc.models != nil {
+		b = b[:len(b)-1]
+		b, sc.top = appendScores(b, sc.models, &sc.c, sc.at, sc.top[:0])
+		b = append(b, '}')
+	}
+	b = append(b, `,"stored":`...)
+	b = appendStored(b, &sc.c)
+	b, err := s.appendExportTimers(b, canon)
+	if err != nil {
+		s.internalError(ctx, "reading the contact's timers failed", err)
+		return
+	}
+	b = s.appendExportDecisions(b, &sc.c)
+	b = append(b, '}')
+	sc.out = b
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	ctx.Response.Header.Set(fasthttp.HeaderContentDisposition, `attachment; filename="kairos-export.json"`)
+	sc.out = ctx.Response.SwapBody(sc.out)[:0]
 }
 
 // appendStored appends the stored record's raw parts the profile

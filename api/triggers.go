@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
@@ -69,19 +68,12 @@ func (s *Server) contactFor(ctx *fasthttp.RequestCtx, raw []byte, c *state.Conta
 		writeError(ctx, fasthttp.StatusServiceUnavailable, "unavailable", "triggers are not enabled on this server")
 		return "", false
 	}
-	for _, k := range candidates(id) {
-		canon, err := s.cfg.Store.Lookup(k, s.cfg.PartitionOf, c)
-		if errors.Is(err, state.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			s.internalError(ctx, "reading a contact failed", err)
-			return "", false
-		}
-		return canon, true
+	canon, ok := s.lookupAny(ctx, id, c)
+	if ok && canon == "" {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no contact is known by this id")
+		ok = false
 	}
-	writeError(ctx, fasthttp.StatusNotFound, "not_found", "no contact is known by this id")
-	return "", false
+	return canon, ok
 }
 
 // getTimers serves GET /v1/contacts/{id}/timers: the contact's pending

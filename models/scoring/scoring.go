@@ -131,7 +131,12 @@ func New(plan *lead.Plan, cfg Config, pop Population) (*Models, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Models{Lead: plan, Config: cfg.WithDefaults(), Pop: pop}
+	return build(plan, cfg.WithDefaults(), pop), nil
+}
+
+// build makes a snapshot from a validated, defaulted config.
+func build(plan *lead.Plan, cfg Config, pop Population) *Models {
+	m := &Models{Lead: plan, Config: cfg, Pop: pop}
 	m.cuts = pop.Cuts
 	if m.cuts == (rfm.Cuts{}) || pop.Customers < max(cfg.RFM.MinPopulation, rfm.DefaultMinPopulation) {
 		m.cuts = cfg.RFM.Fallback
@@ -139,18 +144,11 @@ func New(plan *lead.Plan, cfg Config, pop Population) (*Models, error) {
 			m.cuts = rfm.DefaultCuts()
 		}
 	}
-	return m, nil
+	return m
 }
 
 // WithPopulation returns a copy of m using pop.
-func (m *Models) WithPopulation(pop Population) *Models {
-	n, err := New(m.Lead, m.Config, pop)
-	if err != nil {
-		// m's config was validated already; New cannot fail on it.
-		panic(err)
-	}
-	return n
-}
+func (m *Models) WithPopulation(pop Population) *Models { return build(m.Lead, m.Config, pop) }
 
 // WithPlan returns a copy of m using plan.
 func (m *Models) WithPlan(plan *lead.Plan) *Models {
