@@ -1,11 +1,11 @@
 package stream
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/valyala/fastjson"
 
 	"github.com/kairos-engine/kairos/models/nba"
 	"github.com/kairos-engine/kairos/state"
@@ -40,6 +40,7 @@ type nbaPartition struct {
 	dirty  bool
 	ledger nba.Ledger
 	rec    nba.DecisionRecord
+	parser fastjson.Parser
 	buf    []byte
 }
 
@@ -87,10 +88,16 @@ func (w *worker) handleDecision(r *kgo.Record) error {
 		return nil
 	}
 	rec := &w.nba.rec
-	rec.Choices = rec.Choices[:0]
-	if err := json.Unmarshal(r.Value, rec); err != nil {
+	typ, err := nba.DecodeRecord(&w.nba.parser, r.Value, rec)
+	if err != nil {
 		m.decision(decisionBad)
 		return w.deadLetter(r, reasonBadDecision, err.Error())
+	}
+	if typ == nba.RecordOutcome {
+		// The engine logged it after folding the outcome's event: it is
+		// for the propensity trainer, the statistics have it already.
+		m.decision(decisionOutcome)
+		return nil
 	}
 	cat := pol.Catalogue()
 	c, err := w.decisionContact(r, rec)
@@ -220,6 +227,7 @@ const (
 	decisionNoContact   = "no_contact"
 	decisionNoCatalogue = "no_catalogue"
 	decisionBad         = "bad"
+	decisionOutcome     = "outcome"
 )
 
 // nbaMetrics count the learning loop. Labels are bounded: result (the
@@ -232,14 +240,14 @@ type nbaMetrics struct {
 func newNBAMetrics(reg prometheus.Registerer) *nbaMetrics {
 	dv := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kairos_stream_nba_decisions_total",
-		Help: "Next-best-action decision records consumed from kairos.decisions, by result: recorded (in the contact's history and the statistics), no_contact (statistics only: the contact is not known here yet), no_catalogue, bad (dead-lettered).",
+		Help: "Next-best-action decision records consumed from kairos.decisions, by result: recorded (in the contact's history and the statistics), no_contact (statistics only: the contact is not known here yet), no_catalogue, bad (dead-lettered), outcome (an outcome record the engine logged for the propensity trainer: skipped).",
 	}, []string{"result"})
 	ov := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kairos_stream_nba_outcomes_total",
 		Help: "Next-best-action outcomes (action clicks, dismissals, orders after an impression), by outcome and attribution; only attributed ones update the statistics.",
 	}, []string{"outcome", "attribution"})
 	m := &nbaMetrics{decisions: make(map[string]prometheus.Counter)}
-	for _, r := range []string{decisionRecorded, decisionNoContact, decisionNoCatalogue, decisionBad} {
+	for _, r := range []string{decisionRecorded, decisionNoContact, decisionNoCatalogue, decisionBad, decisionOutcome} {
 		m.decisions[r] = dv.WithLabelValues(r)
 	}
 	for k := nba.OutcomeClick; k <= nba.OutcomeDismiss; k++ {

@@ -5,7 +5,8 @@
 //	go run ./bench/nba obd      [-data ../shared/data/obd]
 //	go run ./bench/nba sendtime [-contacts 20000]
 //	go run ./bench/nba load     [-rate 10000] [-duration 10s] [-actions 50]
-//	go run ./bench/nba http     [-rate 10000] [-duration 10s] [-actions 50] [-ingest 5000] [-conns 64] [-url http://host:8080]
+//	go run ./bench/nba http     [-rate 10000] [-duration 10s] [-actions 50] [-ingest 5000] [-conns 64] [-split] [-url http://host:8080]
+//	go run ./bench/nba server   [-actions 50] [-ingest 5000]
 //
 // regret: cumulative regret of Thompson sampling against the oracle and a
 // uniformly random policy in a simulated shop with known conversion rates.
@@ -15,7 +16,10 @@
 // length. load: open-loop load of decisions at a fixed rate on every core,
 // with latency percentiles. http: the same through HTTP on loopback against
 // an in-process engine and API (or a running kairos serve) while the engine
-// ingests. Results are recorded in bench/RESULTS.md.
+// ingests; with -split the engine and API run in a child process (server)
+// and only the load client in this one. server: the in-process engine and
+// API on their own, for -split or for any other load generator. Results
+// are recorded in bench/RESULTS.md.
 package main
 
 import (
@@ -23,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
@@ -64,7 +69,35 @@ func main() {
 		ingest := fs.Int("ingest", 5000, "events per second fed to the engine meanwhile (in-process only)")
 		conns := fs.Int("conns", 64, "keep-alive connections")
 		url := fs.String("url", "", "a running kairos serve to load instead of the in-process one")
+		split := fs.Bool("split", false, "run broker, engine and API in a child process (nba server) so the load client does not share the server's Go scheduler")
+		floor := fs.Bool("floor", false, "with split: load a server that answers a fixed body, the floor of HTTP on this machine")
 		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measurement to this file")
+		traceOut := fs.String("trace", "", "write a runtime execution trace of the measurement to this file (go tool trace)")
+		_ = fs.Parse(os.Args[2:])
+		if *traceOut != "" {
+			f, ferr := os.Create(*traceOut)
+			if ferr != nil {
+				err = ferr
+				break
+			}
+			_ = trace.Start(f)
+			defer func() { trace.Stop(); f.Close() }()
+		}
+		if *cpuprofile != "" {
+			f, ferr := os.Create(*cpuprofile)
+			if ferr != nil {
+				err = ferr
+				break
+			}
+			_ = pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+		err = runHTTP(*url, *split, *floor, *rate, *duration, *actions, *ingest, *conns)
+	case "server":
+		actions := fs.Int("actions", 50, "actions in the catalogue")
+		ingest := fs.Int("ingest", 5000, "events per second fed to the engine")
+		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
+		floor := fs.Bool("floor", false, "serve a fixed answer instead: the cost of HTTP on loopback alone")
 		_ = fs.Parse(os.Args[2:])
 		if *cpuprofile != "" {
 			f, ferr := os.Create(*cpuprofile)
@@ -75,7 +108,7 @@ func main() {
 			_ = pprof.StartCPUProfile(f)
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
-		err = runHTTP(*url, *rate, *duration, *actions, *ingest, *conns)
+		err = runServer(*actions, *ingest, *floor)
 	default:
 		err = fmt.Errorf("unknown command %q; use regret, obd, sendtime, load or http", os.Args[1])
 	}

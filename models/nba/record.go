@@ -26,6 +26,10 @@ type LoggedChoice struct {
 	// `kairos train propensity` for off-policy (IPW) estimates; 0 when
 	// not known.
 	LoggingProbability float64 `json:"logging_probability,omitempty"`
+	// Model names the learned propensity model whose estimate for this
+	// contact the ranking used ("" when it used the per-group posterior
+	// alone).
+	Model string `json:"model,omitempty"`
 }
 
 // DecisionRecord is the JSON value logged to kairos.decisions for every
