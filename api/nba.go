@@ -12,8 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/kairos-engine/kairos/models/features"
 	"github.com/kairos-engine/kairos/models/lead"
 	"github.com/kairos-engine/kairos/models/nba"
+	"github.com/kairos-engine/kairos/models/propensity"
 	"github.com/kairos-engine/kairos/models/sendtime"
 	"github.com/kairos-engine/kairos/state"
 )
@@ -63,6 +65,15 @@ type NBA struct {
 	Explore float64
 	// Sensitivity is sendtime.Options.Sensitivity; 0 its default.
 	Sensitivity float64
+	// Propensity supplies learned propensities for arbitration (the
+	// promoted propensity model and bring-your-own models that name an
+	// action); nil: the per-group posteriors alone.
+	Propensity *propensity.Source
+	// LogFeatures adds the contact's feature vector at the decision's
+	// instant (features.Compute, with feature_version) to every decision
+	// record: the training input of `kairos train propensity`. It costs
+	// about 0.5 KB per record.
+	LogFeatures bool
 }
 
 func (n *NBA) withDefaults() {
@@ -145,6 +156,11 @@ type nbaScratch struct {
 	out     []byte
 	reason  []byte
 	lookup  state.LookupScratch
+	// features is the contact's feature vector at the request, for the
+	// learned propensities and the decision record; learned holds the
+	// estimates, one per catalogue action.
+	features features.Vector
+	learned  []nba.Learned
 }
 
 // pubBuf is a pooled buffer lent to NBA.Publish; done (made once per
@@ -369,6 +385,28 @@ func (s *Server) getNextBestAction(ctx *fasthttp.RequestCtx, rawID []byte) {
 		x.PageCategory = unsafeString(v)
 	}
 
+	var feats *features.Vector
+	if src := s.cfg.NBA.Propensity; fallback == "" && (src != nil || s.cfg.NBA.LogFeatures) {
+		var c *state.Contact // nil: a new visitor's empty record
+		if found {
+			c = &sc.c
+		}
+		sc.features = features.Compute(c, now.UnixMilli())
+		if s.cfg.NBA.LogFeatures {
+			feats = &sc.features
+		}
+		if src != nil {
+			na := len(cat.Actions())
+			if cap(sc.learned) < na {
+				sc.learned = make([]nba.Learned, na)
+			}
+			sc.learned = sc.learned[:na]
+			if src.Estimate(cat, &sc.features, sc.learned) {
+				x.Learned = sc.learned
+			}
+		}
+	}
+
 	var d nba.Decision
 	id := nba.NewDecisionID()
 	if fallback == "" {
@@ -396,7 +434,7 @@ func (s *Server) getNextBestAction(ctx *fasthttp.RequestCtx, rawID []byte) {
 		sc.out = append(sc.out, '}')
 	}
 	if len(d.Choices) > 0 && s.cfg.NBA.Publish != nil {
-		s.publishDecision(&d, cat, now, contactID, anonID, target)
+		s.publishDecision(&d, cat, now, contactID, anonID, target, feats)
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
@@ -476,8 +514,9 @@ func appendExplain(b []byte, vs []nba.Verdict) []byte {
 
 // publishDecision logs the decision to kairos.decisions in the JSON of
 // nba.DecisionRecord, written straight into a pooled buffer that the
-// producer hands back when the broker answered.
-func (s *Server) publishDecision(d *nba.Decision, cat *nba.Catalogue, at time.Time, contactID, anonID, target []byte) {
+// producer hands back when the broker answered. feats (nil: none) is the
+// contact's feature vector, for training.
+func (s *Server) publishDecision(d *nba.Decision, cat *nba.Catalogue, at time.Time, contactID, anonID, target []byte, feats *features.Vector) {
 	p := s.getPubBuf()
 	b := p.b[:0]
 	// key and target first, then the value, in one buffer.
@@ -489,7 +528,7 @@ func (s *Server) publishDecision(d *nba.Decision, cat *nba.Catalogue, at time.Ti
 	kEnd := len(b)
 	b = append(b, target...)
 	tEnd := len(b)
-	b = append(b, `{"decision_id":"`...)
+	b = append(b, `{"type":"decision","decision_id":"`...)
 	b, _ = d.ID.AppendText(b)
 	b = append(b, `","timestamp":"`...)
 	b = at.UTC().AppendFormat(b, time.RFC3339Nano)
@@ -532,12 +571,33 @@ func (s *Server) publishDecision(d *nba.Decision, cat *nba.Catalogue, at time.Ti
 		b = strconv.AppendFloat(b, c.Sample, 'g', -1, 64)
 		b = append(b, `,"weight":`...)
 		b = strconv.AppendFloat(b, c.Weight, 'g', -1, 64)
+		if c.LoggingProbability > 0 {
+			b = append(b, `,"logging_probability":`...)
+			b = strconv.AppendFloat(b, c.LoggingProbability, 'g', -1, 64)
+		}
+		if c.Model != "" {
+			b = append(b, `,"model":`...)
+			b = appendJSONString(b, c.Model)
+		}
 		if c.Fallback {
 			b = append(b, `,"fallback":true`...)
 		}
 		b = append(b, '}')
 	}
-	b = append(b, "]}"...)
+	b = append(b, ']')
+	if feats != nil {
+		b = append(b, `,"feature_version":`...)
+		b = strconv.AppendInt(b, features.Version, 10)
+		b = append(b, `,"features":[`...)
+		for i, f := range feats {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, '}')
 	p.b = b
 	s.nbaMetrics.decisions.Inc()
 	s.cfg.NBA.Publish(nba.DecisionsTopic, b[:kEnd:kEnd], b[kEnd:tEnd:tEnd], b[tEnd:], p.done)

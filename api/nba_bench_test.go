@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,26 +9,77 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/kairos-engine/kairos/models/features"
 	"github.com/kairos-engine/kairos/models/nba"
+	"github.com/kairos-engine/kairos/models/propensity"
 	"github.com/kairos-engine/kairos/models/sendtime"
 )
 
 // BenchmarkNextBestAction measures the handler without the network, with
 // the default catalogue and decisions published to a no-op producer. The
 // allocation count is the contract: 0 beyond the pooled buffers (the
-// contact read included, once its buffers have grown).
+// contact read included, once its buffers have grown). "learned" adds a
+// promoted propensity model (62 → 64 → 32 → one logit per action, wider
+// than the trainer's default single layer of 32) and
+// the feature vector in every decision record; "features" only the
+// latter.
 func BenchmarkNextBestAction(b *testing.B) {
 	cat, err := nba.DefaultCatalogue()
 	if err != nil {
 		b.Fatal(err)
 	}
+	for _, variant := range []string{"posterior", "features", "learned"} {
+		b.Run(variant, func(b *testing.B) {
+			var n NBA
+			switch variant {
+			case "features":
+				n.LogFeatures = true
+			case "learned":
+				var mlp atomic.Pointer[propensity.MLP]
+				mlp.Store(benchMLP(b, cat))
+				n.Propensity, n.LogFeatures = propensity.NewSource(&mlp, nil), true
+			}
+			benchNextBestAction(b, cat, n)
+		})
+	}
+}
+
+// benchMLP is a propensity model of the size kairos train propensity
+// makes by default, with random weights.
+func benchMLP(b *testing.B, cat *nba.Catalogue) *propensity.MLP {
+	rng := rand.New(rand.NewPCG(1, 2))
+	dense := func(in, out int) propensity.Layer {
+		l := propensity.Layer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
+		for i := range l.W {
+			l.W[i] = float32(rng.NormFloat64() / 8)
+		}
+		return l
+	}
+	var ids []string
+	for _, a := range cat.Actions() {
+		ids = append(ids, a.ID)
+	}
+	mean, inv := make([]float32, features.Len), make([]float32, features.Len)
+	for i := range inv {
+		inv[i] = 1
+	}
+	m, err := propensity.NewMLP(features.Version, ids, mean, inv,
+		[]propensity.Layer{dense(features.Len, 64), dense(64, 32), dense(32, len(ids))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+func benchNextBestAction(b *testing.B, cat *nba.Catalogue, n NBA) {
 	var pol atomic.Pointer[nba.Policy]
 	pol.Store(nba.NewPolicy(cat, nil))
 	var fit atomic.Pointer[sendtime.Fit]
 	fit.Store(sendtime.Uniform())
 	srv, err := New(Config{Store: fixture(b), PartitionOf: testPartitionOf, Registerer: prometheus.NewRegistry(),
 		Now: func() time.Time { return time.UnixMilli(t0 + day) },
-		NBA: NBA{Policy: &pol, Fit: &fit, Publish: func(_ string, _, _, _ []byte, done func(error)) { done(nil) }}})
+		NBA: NBA{Policy: &pol, Fit: &fit, Publish: func(_ string, _, _, _ []byte, done func(error)) { done(nil) },
+			Propensity: n.Propensity, LogFeatures: n.LogFeatures}})
 	if err != nil {
 		b.Fatal(err)
 	}

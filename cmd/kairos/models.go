@@ -191,6 +191,16 @@ func (l *learnedModels) apiModels() api.LearnedModels {
 	return l.reg
 }
 
+// propensitySource is what next-best-action arbitration consults: the
+// promoted propensity model and the bring-your-own models that name an
+// action.
+func (l *learnedModels) propensitySource() *propensity.Source {
+	if l.reg == nil {
+		return propensity.NewSource(&l.propensity, nil)
+	}
+	return propensity.NewSource(&l.propensity, l.reg)
+}
+
 // reload re-reads the models directory and the propensity model: on
 // SIGHUP and POST /v1/admin/reload.
 func (l *learnedModels) reload() error {

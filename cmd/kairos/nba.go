@@ -30,8 +30,15 @@ type nbaFileConfig struct {
 	Budget duration `yaml:"budget"`
 	// Refresh is how often the policy is rebuilt from the merged
 	// statistics (default 5s).
-	Refresh  duration `yaml:"refresh"`
-	SendTime struct {
+	Refresh duration `yaml:"refresh"`
+	// LogFeatures puts the contact's feature vector in every decision
+	// record, the training data of the propensity model (default true).
+	LogFeatures *bool `yaml:"log_features"`
+	// LearnedPropensity lets a promoted propensity model and
+	// bring-your-own models that name an action take part in arbitration
+	// (default true).
+	LearnedPropensity *bool `yaml:"learned_propensity"`
+	SendTime          struct {
 		// Explore is the share of send-time answers that explore (default 0.05).
 		Explore *float64 `yaml:"explore"`
 		// Sensitivity is the timing-dependent share of engagement (default 0.5).
@@ -148,7 +155,13 @@ func (l *learning) apiConfig() api.NBA {
 		Fit:              l.fit,
 		Explore:          explore,
 		Sensitivity:      l.cfg.SendTime.Sensitivity,
+		LogFeatures:      l.cfg.LogFeatures == nil || *l.cfg.LogFeatures,
 	}
+}
+
+// useLearned says whether learned propensities take part in arbitration.
+func (l *learning) useLearned() bool {
+	return l.cfg.LearnedPropensity == nil || *l.cfg.LearnedPropensity
 }
 
 // publish hands a record to the producer without blocking; the typed

@@ -351,8 +351,12 @@ func runEngine(ctx context.Context, s engineSetup) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, learned.close()) }()
+	nbaAPI := learn.apiConfig()
+	if learn.useLearned() {
+		nbaAPI.Propensity = learned.propensitySource()
+	}
 	srv, err := api.New(api.Config{
-		NBA:         learn.apiConfig(),
+		NBA:         nbaAPI,
 		Addr:        s.httpAddr,
 		Store:       store,
 		PartitionOf: eng.PartitionOf,

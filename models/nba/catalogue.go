@@ -64,6 +64,10 @@ type Action struct {
 // conversion probability.
 type Beta struct{ Alpha, Beta float64 }
 
+// Index is the action's position in Catalogue.Actions (and in
+// Context.Learned).
+func (a *Action) Index() int { return a.index }
+
 // Mean is the distribution's mean.
 func (b Beta) Mean() float64 { return b.Alpha / (b.Alpha + b.Beta) }
 

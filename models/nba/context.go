@@ -56,6 +56,12 @@ type Context struct {
 	// action in that channel is not eligible.
 	Pressure [state.NumChannels]bool
 
+	// Learned holds, per catalogue action (Catalogue.Actions order), a
+	// learned model's propensity for this very contact. An entry with
+	// Model "" (or a nil or short slice) leaves the action to the
+	// per-group posterior alone. See Decide for how the two combine.
+	Learned []Learned
+
 	// Derived by Decide and Explain from the fields above.
 	nowMS    int64
 	hour     float64
@@ -64,6 +70,12 @@ type Context struct {
 	ageDays  float64
 	orderAge float64
 	cartAge  float64
+}
+
+// Learned is one learned model's estimate for one action and contact.
+type Learned struct {
+	P     float64 // P(conversion), in [0, 1]
+	Model string  // the model's name, for the decision record; "" none
 }
 
 // SetContact fills the raw-state fields from a contact record. Slices are

@@ -161,6 +161,15 @@ type Choice struct {
 	// Fallback: no action was eligible and this is the catalogue's
 	// fallback for the placement.
 	Fallback bool
+	// Model names the learned model whose estimate is Propensity, ""
+	// when Propensity is the per-group posterior mean.
+	Model string
+	// LoggingProbability is the probability that this decision's policy
+	// shows the action, given what was eligible: 1 for the priority
+	// baseline and a fallback, n/eligible for the random baseline, 0 (not
+	// known) for Thompson sampling, whose draw would have to be repeated
+	// to tell. Off-policy estimates weigh logged outcomes by its inverse.
+	LoggingProbability float64
 }
 
 // Decision is the result of Decide. Choices aliases the caller's buffer.
@@ -210,14 +219,24 @@ func (p *Policy) Decide(x *Context, h *History, id DecisionID, out []Choice) Dec
 	if d.Control {
 		order = p.priority[pi]
 	}
+	anyLearned := hasLearned(x.Learned)
 	for _, ai := range order {
 		a := p.cat.actions[ai]
 		cell := int(ai)*ng + gi
 		static := a.Weights[pi] * a.Value * a.Lever
+		var learned Learned
+		if int(ai) < len(x.Learned) {
+			learned = x.Learned[ai]
+		}
 		if n == len(out) {
 			switch {
-			case !d.Control && p.upper[cell]*static <= out[n-1].Score:
-				goto done
+			// A learned estimate rescales the draw, so the group's bound
+			// no longer bounds it: such an action is always looked at.
+			case !d.Control && learned.Model == "" && p.upper[cell]*static <= out[n-1].Score:
+				if !anyLearned {
+					goto done
+				}
+				continue
 			case d.Control && p.cat.baseline == BaselinePriority:
 				goto done
 			}
@@ -228,9 +247,17 @@ func (p *Policy) Decide(x *Context, h *History, id DecisionID, out []Choice) Dec
 		d.Eligible++
 		post := p.post[cell]
 		c := Choice{Action: a, Propensity: post.Mean(), Weight: a.Weights[pi]}
+		// ratio places this contact against its context group: the
+		// group's posterior says how uncertain the action's rate is, the
+		// model says where this contact sits relative to the group's mean.
+		ratio := 1.0
+		if learned.Model != "" && c.Propensity > 0 {
+			ratio = learned.P / c.Propensity
+			c.Propensity, c.Model = learned.P, learned.Model
+		}
 		switch {
 		case !d.Control:
-			c.Sample = min(r.beta(post.Alpha, post.Beta), p.upper[cell])
+			c.Sample = min(1, min(r.beta(post.Alpha, post.Beta), p.upper[cell])*ratio)
 			c.Score = c.Sample * static
 		case p.cat.baseline == BaselineRandom:
 			c.Sample = r.float()
@@ -259,13 +286,33 @@ done:
 	if n == 0 {
 		if fb := p.cat.fallback[pi]; fb != nil {
 			post := p.post[fb.index*len(p.groups)+gi]
-			out[0] = Choice{Action: fb, Propensity: post.Mean(), Sample: post.Mean(), Weight: fb.Weights[pi], Fallback: true}
+			out[0] = Choice{Action: fb, Propensity: post.Mean(), Sample: post.Mean(), Weight: fb.Weights[pi], Fallback: true, LoggingProbability: 1}
 			out[0].Score = out[0].Sample * out[0].Weight * fb.Value * fb.Lever
 			n = 1
 		}
 	}
 	d.Choices = out[:n]
+	if d.Control && n > 0 && !d.Choices[0].Fallback {
+		lp := 1.0
+		if p.cat.baseline == BaselineRandom {
+			lp = min(1, float64(len(out))/float64(d.Eligible))
+		}
+		for i := range d.Choices {
+			d.Choices[i].LoggingProbability = lp
+		}
+	}
 	return d
+}
+
+// hasLearned reports whether any action has a learned estimate: the walk
+// cannot stop at the first bound that fails then, only skip.
+func hasLearned(l []Learned) bool {
+	for i := range l {
+		if l[i].Model != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // check returns why a is not eligible for x in placement pi, or "" when
@@ -373,5 +420,9 @@ func (c *Choice) AppendReason(b []byte, policy string) []byte {
 	b = strconv.AppendFloat(b, c.Action.Value, 'g', 4, 64)
 	b = append(b, " × lever "...)
 	b = strconv.AppendFloat(b, c.Action.Lever, 'g', 3, 64)
+	if c.Model != "" {
+		b = append(b, "; propensity for this contact from model "...)
+		b = append(b, c.Model...)
+	}
 	return b
 }

@@ -27,6 +27,13 @@
 // pass in libtorch, batched; the pure-Go one is faster for this size
 // (bench/RESULTS.md), so it is what serves.
 //
+// Arbitration: Source hands next-best-action, per request, the learned
+// propensity of every catalogue action for the contact (nba.Context.
+// Learned): the promoted MLP's, overridden for an action by a
+// bring-your-own TorchScript model (models/torch) whose manifest names
+// that action. nba.Policy.Decide combines them with its per-group
+// posteriors, and decision records name the model that spoke.
+//
 // Evaluation: LogLoss, AUC and EstimatePolicy (inverse propensity
 // weighting of a policy's outcome rate from logged examples) are the
 // measures Train reports; the tests apply them to a simulated
