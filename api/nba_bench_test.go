@@ -2,6 +2,8 @@ package api
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/kairos-engine/kairos/models/features"
 	"github.com/kairos-engine/kairos/models/nba"
 	"github.com/kairos-engine/kairos/models/propensity"
+	"github.com/kairos-engine/kairos/models/torch"
 	"github.com/kairos-engine/kairos/models/sendtime"
 )
 
@@ -28,16 +31,34 @@ func BenchmarkNextBestAction(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, variant := range []string{"posterior", "features", "learned"} {
+	variants := []string{"posterior", "features", "learned"}
+	// In the torch build, "byo" adds a TorchScript model for the cart
+	// reminder (the linear fixture of models/torch) over the MLP: one
+	// libtorch forward pass per decision.
+	dir := b.TempDir()
+	pt, err := os.ReadFile("../models/torch/testdata/linear.pt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "linear.pt"), pt, 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "cart.yaml"), []byte("name: cart\nmodel: linear.pt\nfeature_version: 1\noutput: logit\naction: cart-reminder\n"), 0o644)
+	reg, err := torch.Open(torch.Config{Dir: dir})
+	if err == nil && len(reg.Models()) == 1 {
+		defer reg.Close()
+		variants = append(variants, "byo")
+	}
+	for _, variant := range variants {
 		b.Run(variant, func(b *testing.B) {
 			var n NBA
+			var mlp atomic.Pointer[propensity.MLP]
+			mlp.Store(benchMLP(b, cat))
 			switch variant {
 			case "features":
 				n.LogFeatures = true
 			case "learned":
-				var mlp atomic.Pointer[propensity.MLP]
-				mlp.Store(benchMLP(b, cat))
 				n.Propensity, n.LogFeatures = propensity.NewSource(&mlp, nil), true
+			case "byo":
+				n.Propensity, n.LogFeatures = propensity.NewSource(&mlp, reg), true
 			}
 			benchNextBestAction(b, cat, n)
 		})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
@@ -19,7 +20,9 @@ import (
 
 	"github.com/kairos-engine/kairos/api"
 	"github.com/kairos-engine/kairos/bench/synth"
+	"github.com/kairos-engine/kairos/models/features"
 	"github.com/kairos-engine/kairos/models/nba"
+	"github.com/kairos-engine/kairos/models/propensity"
 	"github.com/kairos-engine/kairos/models/sendtime"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream"
@@ -41,7 +44,8 @@ import (
 // inputs the engine committed per second, CPU per request of the server
 // and of the client (with split; without it the client's is in the
 // server's), and failures.
-func runHTTP(url string, split, floor bool, rate int, d time.Duration, actions, ingest, conns int) error {
+func runHTTP(url string, split bool, so serverOpts, rate int, d time.Duration, conns int) error {
+	actions := so.actions
 	if rate <= 0 || d <= 0 || conns <= 0 {
 		return errors.New("rate, duration and conns must be positive")
 	}
@@ -51,7 +55,7 @@ func runHTTP(url string, split, floor bool, rate int, d time.Duration, actions, 
 	probe := func() (int64, time.Duration, time.Duration) { return 0, 0, cpuNow() }
 	switch {
 	case url == "" && split:
-		child, err := startChild(actions, ingest, floor)
+		child, err := startChild(so)
 		if err != nil {
 			return err
 		}
@@ -72,7 +76,7 @@ func runHTTP(url string, split, floor bool, rate int, d time.Duration, actions, 
 		var committed func() int64
 		var stop func()
 		var err error
-		url, committed, stop, err = startInProcess(actions, ingest)
+		url, committed, stop, err = startInProcess(so)
 		if err != nil {
 			return err
 		}
@@ -207,9 +211,21 @@ func cpuNow() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// serverOpts shape the server side of the http benchmark.
+type serverOpts struct {
+	actions int // in the catalogue
+	ingest  int // events per second fed to the engine meanwhile
+	// learned serves a propensity MLP of the trainer's default shape
+	// (62 → 32 → one logit per action, random weights) in arbitration and
+	// logs the feature vector in every decision record.
+	learned bool
+	floor   bool // a fixed-answer server instead (startFloor)
+}
+
 // startInProcess runs broker, engine, bandit job and API, stores the
 // fixture contacts, and feeds synthetic traffic at ingest events/s.
-func startInProcess(actions, ingest int) (string, func() int64, func(), error) {
+func startInProcess(so serverOpts) (string, func() int64, func(), error) {
+	actions, ingest := so.actions, so.ingest
 	const partitions = 8
 	quiet := slog.New(slog.DiscardHandler)
 	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Partitions: partitions})
@@ -275,7 +291,8 @@ func startInProcess(actions, ingest int) (string, func() int64, func(), error) {
 	reg := prometheus.NewRegistry()
 	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Store: st, PartitionOf: eng.PartitionOf, Ready: eng.Ready,
 		Logger: quiet, Registerer: reg, Gatherer: reg,
-		NBA: api.NBA{Policy: &pol, Publish: publish, Report: job.Report, Fit: &fit, Explore: 0.05}})
+		NBA: api.NBA{Policy: &pol, Publish: publish, Report: job.Report, Fit: &fit, Explore: 0.05,
+			Propensity: learnedSource(so.learned, policy.Catalogue()), LogFeatures: so.learned}})
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -325,4 +342,36 @@ func feed(ctx context.Context, addr string, rate int) {
 			cl.TryProduce(ctx, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}, nil)
 		}
 	}
+}
+
+// learnedSource is the propensity source of serverOpts.learned: nil when
+// it is off.
+func learnedSource(on bool, cat *nba.Catalogue) *propensity.Source {
+	if !on {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	dense := func(in, out int) propensity.Layer {
+		l := propensity.Layer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
+		for i := range l.W {
+			l.W[i] = float32(rng.NormFloat64() / 8)
+		}
+		return l
+	}
+	var ids []string
+	for _, a := range cat.Actions() {
+		ids = append(ids, a.ID)
+	}
+	mean, inv := make([]float32, features.Len), make([]float32, features.Len)
+	for i := range inv {
+		inv[i] = 1
+	}
+	m, err := propensity.NewMLP(features.Version, ids, mean, inv,
+		[]propensity.Layer{dense(features.Len, 32), dense(32, len(ids))})
+	if err != nil {
+		panic(err) // the shapes above are right by construction
+	}
+	var p atomic.Pointer[propensity.MLP]
+	p.Store(m)
+	return propensity.NewSource(&p, nil)
 }

@@ -5,8 +5,8 @@
 //	go run ./bench/nba obd      [-data ../shared/data/obd]
 //	go run ./bench/nba sendtime [-contacts 20000]
 //	go run ./bench/nba load     [-rate 10000] [-duration 10s] [-actions 50]
-//	go run ./bench/nba http     [-rate 10000] [-duration 10s] [-actions 50] [-ingest 5000] [-conns 64] [-split] [-url http://host:8080]
-//	go run ./bench/nba server   [-actions 50] [-ingest 5000]
+//	go run ./bench/nba http     [-rate 10000] [-duration 10s] [-actions 50] [-ingest 5000] [-conns 64] [-split [-floor]] [-learned] [-url http://host:8080]
+//	go run ./bench/nba server   [-actions 50] [-ingest 5000] [-learned] [-floor]
 //
 // regret: cumulative regret of Thompson sampling against the oracle and a
 // uniformly random policy in a simulated shop with known conversion rates.
@@ -71,6 +71,7 @@ func main() {
 		url := fs.String("url", "", "a running kairos serve to load instead of the in-process one")
 		split := fs.Bool("split", false, "run broker, engine and API in a child process (nba server) so the load client does not share the server's Go scheduler")
 		floor := fs.Bool("floor", false, "with split: load a server that answers a fixed body, the floor of HTTP on this machine")
+		learned := fs.Bool("learned", false, "arbitrate with a propensity MLP and log feature vectors (in-process only)")
 		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measurement to this file")
 		traceOut := fs.String("trace", "", "write a runtime execution trace of the measurement to this file (go tool trace)")
 		_ = fs.Parse(os.Args[2:])
@@ -92,12 +93,13 @@ func main() {
 			_ = pprof.StartCPUProfile(f)
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
-		err = runHTTP(*url, *split, *floor, *rate, *duration, *actions, *ingest, *conns)
+		err = runHTTP(*url, *split, serverOpts{actions: *actions, ingest: *ingest, floor: *floor, learned: *learned}, *rate, *duration, *conns)
 	case "server":
 		actions := fs.Int("actions", 50, "actions in the catalogue")
 		ingest := fs.Int("ingest", 5000, "events per second fed to the engine")
 		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 		floor := fs.Bool("floor", false, "serve a fixed answer instead: the cost of HTTP on loopback alone")
+		learned := fs.Bool("learned", false, "arbitrate with a propensity MLP and log feature vectors")
 		_ = fs.Parse(os.Args[2:])
 		if *cpuprofile != "" {
 			f, ferr := os.Create(*cpuprofile)
@@ -108,7 +110,7 @@ func main() {
 			_ = pprof.StartCPUProfile(f)
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
-		err = runServer(*actions, *ingest, *floor)
+		err = runServer(serverOpts{actions: *actions, ingest: *ingest, floor: *floor, learned: *learned})
 	default:
 		err = fmt.Errorf("unknown command %q; use regret, obd, sendtime, load or http", os.Args[1])
 	}

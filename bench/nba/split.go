@@ -26,12 +26,12 @@ import (
 // closes; with floor, only a fasthttp server that answers every request
 // with a fixed next-best-action-sized body, the floor any API on this
 // machine and this client stands on.
-func runServer(actions, ingest int, floor bool) error {
+func runServer(so serverOpts) error {
 	start := startInProcess
-	if floor {
+	if so.floor {
 		start = startFloor
 	}
-	url, committed, stop, err := start(actions, ingest)
+	url, committed, stop, err := start(so)
 	if err != nil {
 		return err
 	}
@@ -57,12 +57,13 @@ type child struct {
 
 // startChild runs `nba server` from this very binary and waits for it to
 // listen.
-func startChild(actions, ingest int, floor bool) (*child, error) {
+func startChild(so serverOpts) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("split: %w", err)
 	}
-	cmd := exec.Command(exe, "server", "-actions", fmt.Sprint(actions), "-ingest", fmt.Sprint(ingest), "-floor="+fmt.Sprint(floor))
+	cmd := exec.Command(exe, "server", "-actions", fmt.Sprint(so.actions), "-ingest", fmt.Sprint(so.ingest),
+		"-floor="+fmt.Sprint(so.floor), "-learned="+fmt.Sprint(so.learned))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -118,7 +119,7 @@ func (c *child) stop() {
 
 // startFloor serves a fixed answer on 127.0.0.1: the cost of HTTP on
 // loopback alone.
-func startFloor(_, _ int) (string, func() int64, func(), error) {
+func startFloor(serverOpts) (string, func() int64, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, nil, err
