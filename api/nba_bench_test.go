@@ -14,8 +14,8 @@ import (
 	"github.com/kairos-engine/kairos/models/features"
 	"github.com/kairos-engine/kairos/models/nba"
 	"github.com/kairos-engine/kairos/models/propensity"
-	"github.com/kairos-engine/kairos/models/torch"
 	"github.com/kairos-engine/kairos/models/sendtime"
+	"github.com/kairos-engine/kairos/models/torch"
 )
 
 // BenchmarkNextBestAction measures the handler without the network, with
