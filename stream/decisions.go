@@ -1,7 +1,10 @@
 package stream
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -20,11 +23,17 @@ import (
 //	action_click / action_dismiss event (decision_id, action_id), order_placed
 //	    → ledger.RecordOutcome / RecordOrder → an attributed conversion or
 //	      dismissal in the Stats cell of the decision that showed the action
+//	    → an nba.OutcomeRecord (type "outcome") on kairos.decisions, keyed
+//	      by the contact like the decision, through the outbox
+//	kairos.decisions outcome record → skipped here (the Stats have it);
+//	    stream/decisionlog joins it to its decision as a training example
 //
 // The partition's Stats are stored under state summary NBASummary in the
 // same batch as the contacts and offsets, so a crash replays neither an
 // impression nor an outcome twice; stream/bandit merges the partitions'
-// Stats into the policy.
+// Stats into the policy. The outcome record is an outbox record of that
+// same batch: it is published only once the batch is durable, exactly
+// when the outcome was counted (logOutcome).
 
 // NBASummary is the name of a partition's next-best-action statistics
 // among its state summaries (state.Partition.Summary).
@@ -159,10 +168,11 @@ func (w *worker) decisionContact(r *kgo.Record, rec *nba.DecisionRecord) (*state
 	return nil, nil
 }
 
-// nbaOutcome attributes an outcome event just folded into c: a click on or
-// a dismissal of a shown action, or an order (last touch within the
-// action's attribution window).
-func (w *worker) nbaOutcome(c *state.Contact) error {
+// nbaOutcome attributes an outcome event just folded into c from r: a
+// click on or a dismissal of a shown action, or an order (last touch
+// within the action's attribution window). An attributed one is also
+// logged for the propensity trainer (logOutcome).
+func (w *worker) nbaOutcome(r *kgo.Record, c *state.Contact) error {
 	ev := &w.ev
 	var kind nba.OutcomeKind
 	switch ev.Type {
@@ -191,12 +201,18 @@ func (w *worker) nbaOutcome(c *state.Contact) error {
 		return nil
 	}
 	cat := pol.Catalogue()
-	var res nba.Attribution
+	var (
+		res   nba.Attribution
+		o     = nba.Outcome{Kind: kind, At: time.UnixMilli(ev.Time).UTC()}
+		known = true // o.DecisionID is the full id
+	)
 	if kind == nba.OutcomeOrder {
 		var a *nba.Action
 		if res, a = l.RecordOrder(cat, ev.Time, w.nba.stats); a == nil {
 			return nil // no action shown within its window: not an outcome
 		}
+		o.Action, o.Value = a.ID, float64(ev.Total)/100
+		o.DecisionID, known = l.LastDecision(a)
 	} else {
 		id, err := nba.ParseDecisionID(ev.DecisionID)
 		if err != nil {
@@ -204,14 +220,69 @@ func (w *worker) nbaOutcome(c *state.Contact) error {
 			return fmt.Errorf("outcome event %s: %w", ev.ID, err)
 		}
 		res = l.RecordOutcome(cat, id, ev.Action, kind, ev.Time, w.nba.stats)
+		o.DecisionID, o.Action = id, ev.Action
 	}
 	w.e.nbaMetrics.outcome(kind, res)
 	if res == nba.Attributed {
 		w.nba.dirty = true
+		if err := w.logOutcome(r, c, &o, known); err != nil {
+			return err
+		}
 	}
 	var err error
 	c.Decisions, err = l.AppendBinary(c.Decisions[:0])
 	return err
+}
+
+// logOutcome queues the outcome record of an attributed outcome on the
+// decision log, through the outbox: it is published once the batch that
+// attributed it (and holds the event's offset) is durable, so a crash
+// either loses both or replays neither. A record published but not yet
+// deleted from the outbox when the process dies is published again
+// unchanged (same key, value and kairos.id), which the trainer's join by
+// (decision_id, action_id) absorbs; everything in it derives from the
+// event and the contact's ledger, so a replay of the event after lost
+// state writes the same bytes.
+//
+// The record is keyed by the contact's id like the API's decision records
+// (the typed key in kairos.target), so it lands on the contact's partition
+// of the decision log. known is false for an order credited to an
+// impression whose decision id the ledger does not have (written before
+// ledgers kept it): the trainer could not join such a record, so it is
+// only counted.
+func (w *worker) logOutcome(r *kgo.Record, c *state.Contact, o *nba.Outcome, known bool) error {
+	m := w.e.nbaMetrics
+	if !known {
+		m.outcomeLog(outcomeLogNoDecisionID)
+		return nil
+	}
+	v, err := json.Marshal(nba.OutcomeLog(*o))
+	if err != nil {
+		return fmt.Errorf("outcome record of event %s: %w", w.ev.ID, err)
+	}
+	// kairos.id names the input record that caused the outcome, also
+	// behind a forward through the re-key topic (triggerSource), as
+	// "topic/partition/offset/0" like internal records.
+	src := w.triggerSource(r)
+	p := packer{b: make([]byte, 0, 2*len(c.Key)+len(src.Topic)+48)}
+	lo := len(p.b)
+	p.b = append(append(p.b, src.Topic...), '/')
+	p.b = append(strconv.AppendInt(p.b, int64(src.Partition), 10), '/')
+	p.b = append(strconv.AppendInt(p.b, src.Offset, 10), "/0"...)
+	id := p.part(lo)
+	if err := w.batch.AddOutbox(state.OutboxRecord{
+		Topic: w.e.cfg.Topics.Decisions,
+		Key:   p.str(c.Key.Value()),
+		Value: v,
+		Headers: []state.Header{
+			{Key: HeaderTarget, Value: p.str(string(c.Key))},
+			{Key: HeaderID, Value: id},
+		},
+	}); err != nil {
+		return err
+	}
+	m.outcomeLog(outcomeLogQueued)
+	return nil
 }
 
 func (w *worker) policy() *nba.Policy {
@@ -230,11 +301,19 @@ const (
 	decisionOutcome     = "outcome"
 )
 
+// Results of logging an attributed outcome, the result label.
+const (
+	outcomeLogQueued       = "queued"
+	outcomeLogNoDecisionID = "no_decision_id"
+)
+
 // nbaMetrics count the learning loop. Labels are bounded: result (the
-// four above), outcome (click, order, dismiss), attribution (nba's four).
+// five above; the two outcome-log results), outcome (click, order,
+// dismiss), attribution (nba's four).
 type nbaMetrics struct {
-	decisions map[string]prometheus.Counter
-	outcomes  [4][4]prometheus.Counter // [kind][attribution]
+	decisions   map[string]prometheus.Counter
+	outcomes    [4][4]prometheus.Counter // [kind][attribution]
+	outcomeLogs map[string]prometheus.Counter
 }
 
 func newNBAMetrics(reg prometheus.Registerer) *nbaMetrics {
@@ -246,9 +325,16 @@ func newNBAMetrics(reg prometheus.Registerer) *nbaMetrics {
 		Name: "kairos_stream_nba_outcomes_total",
 		Help: "Next-best-action outcomes (action clicks, dismissals, orders after an impression), by outcome and attribution; only attributed ones update the statistics.",
 	}, []string{"outcome", "attribution"})
-	m := &nbaMetrics{decisions: make(map[string]prometheus.Counter)}
+	lv := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kairos_stream_nba_outcome_records_total",
+		Help: "Outcome records for the propensity trainer, one per attributed outcome, by result: queued (in the outbox for kairos.decisions, published once its batch is durable), no_decision_id (an order credited to an impression logged before contacts' ledgers kept decision ids: not logged, the trainer could not join it).",
+	}, []string{"result"})
+	m := &nbaMetrics{decisions: make(map[string]prometheus.Counter), outcomeLogs: make(map[string]prometheus.Counter)}
 	for _, r := range []string{decisionRecorded, decisionNoContact, decisionNoCatalogue, decisionBad, decisionOutcome} {
 		m.decisions[r] = dv.WithLabelValues(r)
+	}
+	for _, r := range []string{outcomeLogQueued, outcomeLogNoDecisionID} {
+		m.outcomeLogs[r] = lv.WithLabelValues(r)
 	}
 	for k := nba.OutcomeClick; k <= nba.OutcomeDismiss; k++ {
 		for a := nba.Attributed; a <= nba.OutsideWindow; a++ {
@@ -256,12 +342,14 @@ func newNBAMetrics(reg prometheus.Registerer) *nbaMetrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(dv, ov)
+		reg.MustRegister(dv, ov, lv)
 	}
 	return m
 }
 
 func (m *nbaMetrics) decision(result string) { m.decisions[result].Inc() }
+
+func (m *nbaMetrics) outcomeLog(result string) { m.outcomeLogs[result].Inc() }
 
 func (m *nbaMetrics) outcome(k nba.OutcomeKind, a nba.Attribution) {
 	if int(k) < len(m.outcomes) && int(a) < len(m.outcomes[k]) && m.outcomes[k][a] != nil {

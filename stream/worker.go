@@ -395,7 +395,7 @@ func (w *worker) foldInto(r *kgo.Record, c *state.Contact) error {
 	w.e.metrics.scores.observe(&w.fold.Scored)
 	w.evTimes = append(w.evTimes, w.ev.Time)
 	w.dirty[c.Key] = c
-	if err := w.nbaOutcome(c); err != nil { // stream/decisions.go
+	if err := w.nbaOutcome(r, c); err != nil { // stream/decisions.go
 		return err
 	}
 	if err := w.link(r, c); err != nil {

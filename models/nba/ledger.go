@@ -12,7 +12,10 @@ import (
 // that last showed it. An outcome event names only the decision and the
 // action; the group and arm say which Stats cell its conversion belongs
 // to, and they must be those of the decision, not of the contact's state
-// when the outcome arrives (its stage may have moved on).
+// when the outcome arrives (its stage may have moved on). The arm also
+// keeps the full id of that decision (the History keeps only its seed),
+// so that an order attributed by last touch can be logged against the
+// decision it converts (LastDecision).
 //
 // One partition worker owns a contact's Ledger; the API reads only the
 // History (LedgerHistory), without allocating.
@@ -23,9 +26,10 @@ type Ledger struct {
 }
 
 type ledgerArm struct {
-	action  uint32
-	control bool
-	group   string
+	action   uint32
+	control  bool
+	group    string
+	decision DecisionID // zero when not known (a ledger written before ids were kept)
 }
 
 // ErrBadLedger is wrapped by UnmarshalBinary and LedgerHistory for a
@@ -36,7 +40,14 @@ var ErrBadLedger = errors.New("nba: bad decision ledger encoding")
 const maxGroupLen = 2*MaxIDLen + 1
 
 // The encoding is uvarint(len(history)) history, then a count byte and per
-// arm: action hash (4 bytes LE), control byte, uvarint(len(group)) group.
+// arm: action hash (4 bytes LE), flags byte (armControl, armDecision),
+// the decision id (16 bytes) when armDecision is set, uvarint(len(group))
+// group. Ledgers written before decision ids were kept have flags 0 or 1
+// and decode unchanged.
+const (
+	armControl  = 1 << 0
+	armDecision = 1 << 1
+)
 
 // LedgerHistory decodes only the History of an encoded Ledger into h (an
 // empty input is an empty history). It allocates nothing: the API calls
@@ -89,8 +100,21 @@ func (l *Ledger) UnmarshalBinary(b []byte) error {
 			*l = Ledger{}
 			return fmt.Errorf("%w: arm %d truncated", ErrBadLedger, i)
 		}
-		a := ledgerArm{action: binary.LittleEndian.Uint32(rest), control: rest[4] != 0}
+		flags := rest[4]
+		if flags&^(armControl|armDecision) != 0 {
+			*l = Ledger{}
+			return fmt.Errorf("%w: arm %d: unknown flags %#x", ErrBadLedger, i, flags)
+		}
+		a := ledgerArm{action: binary.LittleEndian.Uint32(rest), control: flags&armControl != 0}
 		rest = rest[5:]
+		if flags&armDecision != 0 {
+			if len(rest) < len(a.decision) {
+				*l = Ledger{}
+				return fmt.Errorf("%w: arm %d decision id truncated", ErrBadLedger, i)
+			}
+			a.decision = DecisionID(rest[:len(a.decision)])
+			rest = rest[len(a.decision):]
+		}
 		gl, k := binary.Uvarint(rest)
 		if k <= 0 || gl > maxGroupLen || gl > uint64(len(rest)-k) {
 			*l = Ledger{}
@@ -130,11 +154,17 @@ func (l *Ledger) AppendBinary(b []byte) ([]byte, error) {
 			continue
 		}
 		b = binary.LittleEndian.AppendUint32(b, a.action)
-		ctl := byte(0)
+		flags := byte(0)
 		if a.control {
-			ctl = 1
+			flags |= armControl
 		}
-		b = append(b, ctl)
+		if a.decision != (DecisionID{}) {
+			flags |= armDecision
+		}
+		b = append(b, flags)
+		if flags&armDecision != 0 {
+			b = append(b, a.decision[:]...)
+		}
 		b = binary.AppendUvarint(b, uint64(len(a.group)))
 		b = append(b, a.group...)
 		n++
@@ -153,9 +183,12 @@ func (l *Ledger) arm(hash uint32) *ledgerArm {
 	return nil
 }
 
-func (l *Ledger) setArm(hash uint32, group string, control bool) {
+func (l *Ledger) setArm(hash uint32, group string, control bool, id DecisionID) {
 	if a := l.arm(hash); a != nil {
 		a.group, a.control = group, control
+		if e := l.History.find(hash); e != nil && e.LastDecision == id.Seed() {
+			a.decision = id
+		}
 		return
 	}
 	if l.n == MaxHistory {
@@ -172,8 +205,25 @@ func (l *Ledger) setArm(hash uint32, group string, control bool) {
 			return
 		}
 	}
-	l.arms[l.n] = ledgerArm{action: hash, group: group, control: control}
+	a := ledgerArm{action: hash, group: group, control: control}
+	if e := l.History.find(hash); e != nil && e.LastDecision == id.Seed() {
+		a.decision = id
+	}
+	l.arms[l.n] = a
 	l.n++
+}
+
+// LastDecision returns the id of the latest decision that showed action,
+// the one an outcome of the action is attributed to (History keeps only
+// its seed); ok is false when the ledger does not know it (the action was
+// not shown, or the ledger predates the ids).
+func (l *Ledger) LastDecision(action *Action) (id DecisionID, ok bool) {
+	e := l.History.find(action.hash)
+	a := l.arm(action.hash)
+	if e == nil || a == nil || a.decision == (DecisionID{}) || a.decision.Seed() != e.LastDecision {
+		return DecisionID{}, false
+	}
+	return a.decision, true
 }
 
 // RecordDecision applies a logged decision: an impression in the History
@@ -190,7 +240,7 @@ func (l *Ledger) RecordDecision(cat *Catalogue, rec *DecisionRecord, s *Stats) i
 			continue
 		}
 		l.History.RecordImpression(a, rec.DecisionID, at)
-		l.setArm(a.hash, rec.Group, rec.Control)
+		l.setArm(a.hash, rec.Group, rec.Control, rec.DecisionID)
 		if s != nil {
 			s.Add(Key{Action: a.ID, Group: rec.Group, Control: rec.Control}, Counts{Impressions: 1})
 		}

@@ -1,6 +1,7 @@
 package nba
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
@@ -109,4 +110,102 @@ func FuzzLedger(f *testing.F) {
 			t.Fatalf("re-decode: %v", err)
 		}
 	})
+}
+
+// TestLedgerLastDecision: the arm keeps the full id of the decision that
+// last showed an action (an order attributed by last touch is logged
+// against it), through the encoding, and a ledger written before ids were
+// kept still decodes, without them.
+func TestLedgerLastDecision(t *testing.T) {
+	cat, err := DefaultCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1 := DecisionID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	d2 := DecisionID{0xff, 1}
+	rec := func(id DecisionID, at time.Time, actions ...string) *DecisionRecord {
+		r := &DecisionRecord{DecisionID: id, At: at, Group: "homepage/lead"}
+		for _, a := range actions {
+			r.Choices = append(r.Choices, LoggedChoice{Action: a})
+		}
+		return r
+	}
+	welcome, promo, cart := cat.Action("welcome-offer"), cat.Action("promo-shoes"), cat.Action("cart-reminder")
+	var l Ledger
+	l.RecordDecision(cat, rec(d1, testNow, "welcome-offer", "promo-shoes"), nil)
+	l.RecordDecision(cat, rec(d2, testNow.Add(time.Minute), "promo-shoes"), nil)
+	// A late record of an older decision does not take the action over.
+	l.RecordDecision(cat, rec(DecisionID{7}, testNow.Add(-time.Hour), "welcome-offer"), nil)
+	b, err := l.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Ledger
+	if err := back.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		a    *Action
+		want DecisionID
+		ok   bool
+	}{
+		{welcome, d1, true},
+		{promo, d2, true},
+		{cart, DecisionID{}, false},
+	} {
+		if got, ok := back.LastDecision(c.a); got != c.want || ok != c.ok {
+			t.Errorf("%s: %s %v, want %s %v", c.a.ID, got, ok, c.want, c.ok)
+		}
+	}
+	if res, a := back.RecordOrder(cat, testNow.Add(2*time.Minute).UnixMilli(), nil); res != Attributed || a != promo {
+		t.Fatalf("order: %v %v", res, a)
+	}
+	if id, ok := back.LastDecision(promo); !ok || id != d2 {
+		t.Fatalf("the order's decision: %s %v", id, ok)
+	}
+
+	// The encoding before ids were kept: flags 0 or 1, no id.
+	old := legacyLedger(t, &back)
+	var fromOld Ledger
+	if err := fromOld.UnmarshalBinary(old); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fromOld.LastDecision(welcome); ok {
+		t.Error("an old ledger claims a decision id")
+	}
+	if fromOld.History != back.History {
+		t.Error("an old ledger's history changed")
+	}
+	// An unknown flag is damage, not a new feature to guess at.
+	n, k := binary.Uvarint(old)
+	bad := append([]byte(nil), old...)
+	bad[k+int(n)+1+4] = 0x80 // history, arm count, first arm's action hash
+	if err := fromOld.UnmarshalBinary(bad); !errors.Is(err, ErrBadLedger) {
+		t.Errorf("unknown arm flags: err %v", err)
+	}
+	// A truncated decision id.
+	if err := fromOld.UnmarshalBinary(b[:len(b)-len("homepage/lead")-3]); !errors.Is(err, ErrBadLedger) {
+		t.Errorf("truncated id: err %v", err)
+	}
+}
+
+// legacyLedger encodes l as ledgers were written before arms kept their
+// decision id.
+func legacyLedger(t *testing.T, l *Ledger) []byte {
+	t.Helper()
+	hist, err := l.History.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := binary.AppendUvarint(nil, uint64(len(hist)))
+	b = append(append(b, hist...), byte(l.n))
+	for _, a := range l.arms[:l.n] {
+		ctl := byte(0)
+		if a.control {
+			ctl = 1
+		}
+		b = append(binary.LittleEndian.AppendUint32(b, a.action), ctl)
+		b = append(binary.AppendUvarint(b, uint64(len(a.group))), a.group...)
+	}
+	return b
 }

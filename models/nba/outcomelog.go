@@ -7,10 +7,13 @@ const (
 	RecordOutcome  = "outcome"
 )
 
-// OutcomeRecord is the JSON value logged to kairos.decisions when the
-// stream folds an outcome of a decision (an outcome event, or POST
-// /v1/decisions/{decision_id}/outcome), keyed by the contact key like the
-// decision it answers:
+// OutcomeRecord is the JSON value the engine logs to kairos.decisions
+// when the stream attributes an outcome of a decision (an action_click or
+// action_dismiss event, which POST /v1/decisions/{decision_id}/outcome
+// also publishes, or an order credited by last touch), keyed by the
+// contact key like the decision it answers, once per attributed outcome
+// (stream/decisions.go, logOutcome); the timestamp is the outcome event's
+// time and value, for an order, its total in major units:
 //
 //	{"type":"outcome","decision_id":"<32 hex>","action_id":"cart-reminder",
 //	 "outcome":"click","timestamp":"2026-11-24T10:00:00Z"}
