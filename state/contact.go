@@ -232,7 +232,7 @@ const (
 	MaxPurchaseDays    = 4096
 	SeenIDsCap         = 64
 	MaxTriggerState    = 16 << 10
-	MaxDecisionState   = 4 << 10
+	MaxDecisionState   = 8 << 10
 )
 
 // Contact is everything Kairos keeps about one person. One partition worker

@@ -134,6 +134,10 @@ func (l *Ledger) UnmarshalBinary(b []byte) error {
 
 // AppendBinary appends the encoding of l to b. Arms of actions the
 // History has forgotten are dropped; an empty ledger encodes as nothing.
+//
+// Its output is at most MaxLedgerBytes: every remembered arm belongs to an
+// action of the History (at most MaxHistory), and a group name is a
+// placement id (at most MaxIDLen) and a stage group.
 func (l *Ledger) AppendBinary(b []byte) ([]byte, error) {
 	if l.History.Len() == 0 {
 		return b, nil
@@ -172,6 +176,14 @@ func (l *Ledger) AppendBinary(b []byte) ([]byte, error) {
 	b[countAt] = byte(n)
 	return b, nil
 }
+
+// MaxLedgerBytes bounds Ledger.AppendBinary's output: the History, then
+// per arm its action hash, flags, decision id and group name.
+const MaxLedgerBytes = binary.MaxVarintLen64 + MaxHistoryBytes + 1 +
+	MaxHistory*(4+1+len(DecisionID{})+binary.MaxVarintLen64+MaxIDLen+1+maxStageGroupLen)
+
+// maxStageGroupLen is the longest stage group name ("customer").
+const maxStageGroupLen = 8
 
 // arm returns the remembered arm of an action hash, or nil.
 func (l *Ledger) arm(hash uint32) *ledgerArm {

@@ -3,8 +3,12 @@ package nba
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/kairos-engine/kairos/state"
 )
 
 func TestLedger(t *testing.T) {
@@ -208,4 +212,51 @@ func legacyLedger(t *testing.T, l *Ledger) []byte {
 		b = append(binary.AppendUvarint(b, uint64(len(a.group))), a.group...)
 	}
 	return b
+}
+
+// The worst ledger a catalogue allows (MaxHistory actions, each shown in a
+// group with the longest placement id, with its decision id) fits
+// MaxLedgerBytes, and that fits what a contact record keeps: a larger one
+// would be written and then refused when the contact is read back.
+func TestLedgerSizeBound(t *testing.T) {
+	if MaxLedgerBytes > state.MaxDecisionState {
+		t.Fatalf("MaxLedgerBytes %d > state.MaxDecisionState %d", MaxLedgerBytes, state.MaxDecisionState)
+	}
+	for _, sg := range stageGroups {
+		if len(sg) > maxStageGroupLen {
+			t.Fatalf("stage group %q longer than maxStageGroupLen %d", sg, maxStageGroupLen)
+		}
+	}
+	placement := strings.Repeat("p", MaxIDLen)
+	var b strings.Builder
+	b.WriteString("version: v1\nactions:\n")
+	for i := range MaxHistory + 5 {
+		fmt.Fprintf(&b, "  - {id: action-%02d-%s, placements: [%s], value: 1}\n", i, strings.Repeat("x", MaxIDLen-10), placement)
+	}
+	cat, err := ParseCatalogue("worst.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l Ledger
+	for i, a := range cat.Actions() {
+		r := &DecisionRecord{DecisionID: DecisionID{byte(i), 0xff}, At: testNow.Add(time.Duration(i) * time.Minute),
+			Group: placement + "/customer", Choices: []LoggedChoice{{Action: a.ID, Rank: 1}}}
+		l.RecordDecision(cat, r, nil)
+		// Outcomes make the History's entries their largest.
+		l.RecordOutcome(cat, r.DecisionID, a.ID, OutcomeDismiss, testNow.Add(time.Duration(i)*time.Minute+time.Second).UnixMilli(), nil)
+	}
+	enc, err := l.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(enc) > MaxLedgerBytes {
+		t.Fatalf("worst ledger encodes in %d bytes, MaxLedgerBytes is %d", len(enc), MaxLedgerBytes)
+	}
+	// And it survives a contact record's round trip.
+	c := state.Contact{Key: state.MakeKey(state.IDContact, "c"), Decisions: enc}
+	var back state.Contact
+	if err := state.DecodeContact(c.AppendEncoded(nil), &back); err != nil || string(back.Decisions) != string(enc) {
+		t.Fatalf("contact with a %d-byte ledger: %v", len(enc), err)
+	}
+	t.Logf("worst ledger %d bytes; bound %d; contact limit %d", len(enc), MaxLedgerBytes, state.MaxDecisionState)
 }
