@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/kairos-engine/kairos/models/features"
 	"github.com/kairos-engine/kairos/models/nba"
 	"github.com/kairos-engine/kairos/models/propensity"
@@ -81,6 +83,10 @@ type Builder struct {
 	converted map[outcomeKey]int64
 	outcomes  map[outcomeKey]bool
 	stats     Stats
+	// parser and rec decode decision records (nba.DecodeRecord): a
+	// training run reads the whole log, one or two records per decision.
+	parser fastjson.Parser
+	rec    nba.DecisionRecord
 }
 
 // NewBuilder returns an empty Builder.
@@ -105,29 +111,18 @@ func (b *Builder) Add(value []byte) error {
 }
 
 func (b *Builder) add(value []byte) error {
-	var probe struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(value, &probe); err != nil {
+	typ, err := nba.DecodeRecord(&b.parser, value, &b.rec)
+	if err != nil {
 		return err
 	}
-	switch probe.Type {
-	case "", nba.RecordDecision:
-		var r nba.DecisionRecord
-		if err := json.Unmarshal(value, &r); err != nil {
-			return err
-		}
-		return b.addDecision(&r)
-	case nba.RecordOutcome:
-		var r nba.OutcomeRecord
-		dec := json.NewDecoder(bytes.NewReader(value))
-		if err := dec.Decode(&r); err != nil {
-			return err
-		}
-		return b.addOutcome(&r.Outcome)
-	default:
-		return fmt.Errorf("unknown record type %q (want %q or %q)", probe.Type, nba.RecordDecision, nba.RecordOutcome)
+	if typ == nba.RecordDecision {
+		return b.addDecision(&b.rec)
 	}
+	var r nba.OutcomeRecord
+	if err := json.Unmarshal(value, &r); err != nil {
+		return err
+	}
+	return b.addOutcome(&r.Outcome)
 }
 
 func (b *Builder) addDecision(r *nba.DecisionRecord) error {
