@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kairos-engine/kairos/models/yamlsrc"
 )
 
 // MaxKeysFileSize bounds a keys file: thousands of keys fit; a larger
@@ -26,18 +27,7 @@ type KeysFileError struct {
 	Msg   string
 }
 
-func (e *KeysFileError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-	}
-	if e.Field != "" {
-		b.WriteString(": " + e.Field)
-	}
-	b.WriteString(": " + e.Msg)
-	return b.String()
-}
+func (e *KeysFileError) Error() string { return yamlsrc.Format(e.File, e.Line, e.Field, e.Msg) }
 
 // Unwrap returns ErrInvalidKey.
 func (e *KeysFileError) Unwrap() error { return ErrInvalidKey }
@@ -70,28 +60,20 @@ func LoadKeysFile(path string) ([]Key, error) {
 // Unknown fields are errors, so a typo never silently widens a key. Every
 // problem is a *KeysFileError; the first one found is returned.
 func ParseKeysFile(name string, data []byte) ([]Key, error) {
-	p := &keysParser{file: name}
+	p := &keysParser{src: yamlsrc.Source{
+		File: name,
+		Err: func(line int, field, msg string) error {
+			return &KeysFileError{File: name, Line: line, Field: field, Msg: msg}
+		},
+		SyntaxPrefix: "not valid YAML: ",
+	}}
 	if len(data) > MaxKeysFileSize {
 		return nil, p.fail(nil, "", "the file is larger than %d bytes; is it the right file?", MaxKeysFileSize)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, p.fail(nil, "", "the file is empty; it needs a keys: list")
-		}
-		return nil, p.syntax(err)
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		return nil, p.fail(&extra, "", "a keys file is one YAML document; remove the second document (after ---)")
-	case !errors.Is(err, io.EOF):
-		return nil, p.syntax(err)
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
+	root, err := p.src.Document(data, "the file is empty; it needs a keys: list",
+		"a keys file is one YAML document; remove the second document (after ---)")
+	if err != nil {
+		return nil, err
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, p.fail(root, "", "the file must be a mapping with a keys: list")
@@ -131,29 +113,10 @@ func ParseKeysFile(name string, data []byte) ([]Key, error) {
 	return keys, nil
 }
 
-type keysParser struct{ file string }
+type keysParser struct{ src yamlsrc.Source }
 
 func (p *keysParser) fail(n *yaml.Node, field, format string, args ...any) error {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	return &KeysFileError{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
-}
-
-// syntax turns a yaml.v3 error ("yaml: line 3: did not find expected key")
-// into a *KeysFileError with that line.
-func (p *keysParser) syntax(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				line, msg = n, tail
-			}
-		}
-	}
-	return &KeysFileError{File: p.file, Line: line, Msg: "not valid YAML: " + msg}
+	return p.src.Fail(n, field, format, args...)
 }
 
 func (p *keysParser) key(n *yaml.Node, path string) (Key, error) {
@@ -161,7 +124,7 @@ func (p *keysParser) key(n *yaml.Node, path string) (Key, error) {
 	if n.Kind != yaml.MappingNode {
 		return k, p.fail(n, path, "a key is a mapping with id, scope and hash")
 	}
-	k.Source = p.file + ":" + strconv.Itoa(n.Line)
+	k.Source = p.src.File + ":" + strconv.Itoa(n.Line)
 	seen := make(map[string]bool)
 	var originsNode *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {

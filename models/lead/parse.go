@@ -1,10 +1,8 @@
 package lead
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kairos-engine/kairos/models/yamlsrc"
 	"github.com/kairos-engine/kairos/state"
 )
 
@@ -21,31 +20,26 @@ import (
 // the offending field; the first one found is returned. Unknown fields are
 // errors, so a typo never silently falls back to a default.
 func ParsePlan(name string, data []byte) (*Plan, error) {
-	ps := &parser{file: name}
+	ps := &parser{src: yamlsrc.Source{
+		File: name,
+		Err: func(line int, field, msg string) error {
+			return &PlanError{File: name, Line: line, Field: field, Msg: msg}
+		},
+		SyntaxPrefix:     "YAML: ",
+		ShiftParserLines: true,
+		Unknown: func(key string, known []string) string {
+			return "unknown field" + suggest(key, known) + "; the fields here are " + strings.Join(known, ", ")
+		},
+		Repeated:  func(first int) string { return fmt.Sprintf("repeated; it is first set on line %d", first) },
+		PlainKeys: "a key must be a plain name",
+	}}
 	if len(data) > MaxPlanSize {
 		return nil, &PlanError{File: name, Msg: fmt.Sprintf("the plan is larger than %d bytes; is it the right file? (a plan holds at most %d behavioural and %d fit rules)", MaxPlanSize, MaxBehaviourRules, MaxFitRules)}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &PlanError{File: name, Msg: "the plan is empty; start from the shipped default_plan.yaml"}
-		}
-		return nil, ps.syntax(err)
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		return nil, &PlanError{File: name, Line: extra.Line, Msg: "a plan is one YAML document; remove the second document (after ---)"}
-	case !errors.Is(err, io.EOF):
-		return nil, ps.syntax(err)
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			return nil, &PlanError{File: name, Line: root.Line, Msg: "the plan is empty; start from the shipped default_plan.yaml"}
-		}
-		root = root.Content[0]
+	const empty = "the plan is empty; start from the shipped default_plan.yaml"
+	root, err := ps.src.Document(data, empty, "a plan is one YAML document; remove the second document (after ---)")
+	if err != nil {
+		return nil, err
 	}
 	p, err := ps.plan(root)
 	if err != nil {
@@ -55,7 +49,7 @@ func ParsePlan(name string, data []byte) (*Plan, error) {
 }
 
 type parser struct {
-	file string
+	src yamlsrc.Source
 	// ids of every rule and group seen so far, with the line that
 	// declared it, for duplicate errors.
 	ruleIDs  map[string]int
@@ -65,112 +59,24 @@ type parser struct {
 }
 
 func (ps *parser) fail(n *yaml.Node, field, format string, args ...any) error {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	return &PlanError{File: ps.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
-}
-
-// syntax turns a yaml.v3 error ("yaml: line 3: did not find expected key")
-// into a *PlanError with that line.
-func (ps *parser) syntax(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.Index(rest, ": "); i > 0 {
-			if n, err := strconv.Atoi(rest[:i]); err == nil {
-				line, msg = n, rest[i+2:]
-			}
-		}
-	}
-	// yaml.v3 reports the line of a parser error (as opposed to a scanner
-	// error) 0-based. For a broken mapping or list it is the line where
-	// the collection starts (the problem's own line when that is line 1).
-	switch msg {
-	case "did not find expected ',' or ']'", "did not find expected ',' or '}'",
-		"did not find expected '-' indicator", "did not find expected key",
-		"did not find expected node content", "did not find expected <document start>",
-		"found incompatible YAML document", "found undefined tag handle":
-		if line > 0 {
-			line++
-		}
-	}
-	return &PlanError{File: ps.file, Line: line, Msg: "YAML: " + msg}
-}
-
-func join(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
-
-// resolve follows an alias to the node it names.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// fields is one YAML mapping read against its known field names.
-type fields struct {
-	n    *yaml.Node
-	path string
-	vals map[string]*yaml.Node
-}
-
-// get returns the value of a field, or nil when it is absent or null.
-func (f *fields) get(name string) *yaml.Node {
-	v := f.vals[name]
-	if isNull(v) {
-		return nil
-	}
-	return v
+	return ps.src.Fail(n, field, format, args...)
 }
 
 // mapping reads a mapping node whose keys must be among known. what
 // describes the mapping for the error when n is something else.
-func (ps *parser) mapping(n *yaml.Node, path, what string, known ...string) (*fields, error) {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		return nil, ps.fail(n, path, "must be %s", what)
-	}
-	f := &fields{n: n, path: path, vals: make(map[string]*yaml.Node, len(n.Content)/2)}
-	lines := make(map[string]int, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			return nil, ps.fail(k, path, "a key must be a plain name")
-		}
-		if !slices.Contains(known, k.Value) {
-			return nil, ps.fail(k, join(path, k.Value), "unknown field%s; the fields here are %s", suggest(k.Value, known), strings.Join(known, ", "))
-		}
-		if first, dup := lines[k.Value]; dup {
-			return nil, ps.fail(k, join(path, k.Value), "repeated; it is first set on line %d", first)
-		}
-		lines[k.Value] = k.Line
-		f.vals[k.Value] = resolve(v)
-	}
-	return f, nil
+func (ps *parser) mapping(n *yaml.Node, path, what string, known ...string) (*yamlsrc.Fields, error) {
+	return ps.src.Mapping(n, path, known, "must be "+what)
 }
 
 // require returns a field that must be present.
-func (ps *parser) require(f *fields, name, what string) (*yaml.Node, error) {
-	v := f.get(name)
+func (ps *parser) require(f *yamlsrc.Fields, name, what string) (*yaml.Node, error) {
+	v := f.Get(name)
 	if v == nil {
-		line := f.n
-		if k := f.vals[name]; k != nil { // present but null
+		line := f.Node
+		if k := f.Value(name); k != nil { // present but null
 			line = k
 		}
-		return nil, ps.fail(line, join(f.path, name), "required: %s", what)
+		return nil, ps.fail(line, yamlsrc.Join(f.Path, name), "required: %s", what)
 	}
 	return v, nil
 }
@@ -255,7 +161,7 @@ func (ps *parser) plan(root *yaml.Node) (*Plan, error) {
 	}
 	ps.ruleIDs = map[string]int{}
 	ps.groupIDs = map[string]int{}
-	p := &Plan{source: ps.file, top: DefaultTop}
+	p := &Plan{source: ps.src.File, top: DefaultTop}
 
 	v, err := ps.require(f, "version", `a version string such as "2026-11-01" or "3", shown with every score`)
 	if err != nil {
@@ -267,12 +173,12 @@ func (ps *parser) plan(root *yaml.Node) (*Plan, error) {
 	if len(p.version) > MaxNameLen {
 		return nil, ps.fail(v, "version", "longer than %d bytes", MaxNameLen)
 	}
-	if v := f.get("description"); v != nil {
+	if v := f.Get("description"); v != nil {
 		if p.description, err = ps.text(v, "description", "text"); err != nil {
 			return nil, err
 		}
 	}
-	if v := f.get("top"); v != nil {
+	if v := f.Get("top"); v != nil {
 		if p.top, err = ps.integer(v, "top", 1, MaxTop); err != nil {
 			return nil, err
 		}
@@ -285,7 +191,7 @@ func (ps *parser) plan(root *yaml.Node) (*Plan, error) {
 	if err := ps.behaviour(p, b); err != nil {
 		return nil, err
 	}
-	if v := f.get("fit"); v != nil {
+	if v := f.Get("fit"); v != nil {
 		if err := ps.fitGroups(p, v); err != nil {
 			return nil, err
 		}
@@ -315,11 +221,11 @@ func (ps *parser) list(n *yaml.Node, path, what string, max int) ([]*yaml.Node, 
 		return nil, ps.fail(n, path, "must list at least one %s", what)
 	}
 	if len(n.Content) > max {
-		return nil, ps.fail(n.Content[max], index(path, max), "too many: at most %d %s", max, what)
+		return nil, ps.fail(n.Content[max], yamlsrc.Index(path, max), "too many: at most %d %s", max, what)
 	}
 	items := make([]*yaml.Node, len(n.Content))
 	for i, c := range n.Content {
-		items[i] = resolve(c)
+		items[i] = yamlsrc.Resolve(c)
 	}
 	return items, nil
 }
@@ -356,7 +262,7 @@ func (ps *parser) behaviour(p *Plan, n *yaml.Node) error {
 		return err
 	}
 	for gi, gn := range groups {
-		path := index("behaviour", gi)
+		path := yamlsrc.Index("behaviour", gi)
 		f, err := ps.mapping(gn, path, "a rule group with group, half_life and rules",
 			"group", "description", "half_life", "rules")
 		if err != nil {
@@ -367,11 +273,11 @@ func (ps *parser) behaviour(p *Plan, n *yaml.Node) error {
 		if err != nil {
 			return err
 		}
-		if g.id, err = ps.newGroupID(v, join(path, "group")); err != nil {
+		if g.id, err = ps.newGroupID(v, yamlsrc.Join(path, "group")); err != nil {
 			return err
 		}
-		if v := f.get("description"); v != nil {
-			if g.description, err = ps.text(v, join(path, "description"), "text"); err != nil {
+		if v := f.Get("description"); v != nil {
+			if g.description, err = ps.text(v, yamlsrc.Join(path, "description"), "text"); err != nil {
 				return err
 			}
 		}
@@ -379,22 +285,22 @@ func (ps *parser) behaviour(p *Plan, n *yaml.Node) error {
 		if err != nil {
 			return err
 		}
-		if g.halfLife, err = ps.duration(v, join(path, "half_life"), true); err != nil {
+		if g.halfLife, err = ps.duration(v, yamlsrc.Join(path, "half_life"), true); err != nil {
 			return err
 		}
 		v, err = ps.require(f, "rules", "a list of rules, each with id, event and points")
 		if err != nil {
 			return err
 		}
-		items, err := ps.list(v, join(path, "rules"), "rule", MaxBehaviourRules)
+		items, err := ps.list(v, yamlsrc.Join(path, "rules"), "rule", MaxBehaviourRules)
 		if err != nil {
 			return err
 		}
 		for ri, rn := range items {
 			if len(p.rules) == MaxBehaviourRules {
-				return ps.fail(rn, index(join(path, "rules"), ri), "too many behavioural rules: a plan has at most %d (state.MaxLeadRules)", MaxBehaviourRules)
+				return ps.fail(rn, yamlsrc.Index(yamlsrc.Join(path, "rules"), ri), "too many behavioural rules: a plan has at most %d (state.MaxLeadRules)", MaxBehaviourRules)
 			}
-			r, err := ps.rule(rn, index(join(path, "rules"), ri), &g)
+			r, err := ps.rule(rn, yamlsrc.Index(yamlsrc.Join(path, "rules"), ri), &g)
 			if err != nil {
 				return err
 			}
@@ -416,11 +322,11 @@ func (ps *parser) rule(n *yaml.Node, path string, g *group) (*rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.id, err = ps.newRuleID(v, join(path, "id")); err != nil {
+	if r.id, err = ps.newRuleID(v, yamlsrc.Join(path, "id")); err != nil {
 		return nil, err
 	}
-	if v := f.get("description"); v != nil {
-		if r.description, err = ps.text(v, join(path, "description"), "text"); err != nil {
+	if v := f.Get("description"); v != nil {
+		if r.description, err = ps.text(v, yamlsrc.Join(path, "description"), "text"); err != nil {
 			return nil, err
 		}
 	}
@@ -428,16 +334,16 @@ func (ps *parser) rule(n *yaml.Node, path string, g *group) (*rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, err := ps.text(v, join(path, "event"), "an event type")
+	name, err := ps.text(v, yamlsrc.Join(path, "event"), "an event type")
 	if err != nil {
 		return nil, err
 	}
 	if r.event = state.ParseEventType([]byte(name)); r.event == state.EventUnknown {
 		known := eventNames()
-		return nil, ps.fail(v, join(path, "event"), "unknown event type %q%s; the event types are %s", name, suggest(name, known), strings.Join(known, ", "))
+		return nil, ps.fail(v, yamlsrc.Join(path, "event"), "unknown event type %q%s; the event types are %s", name, suggest(name, known), strings.Join(known, ", "))
 	}
-	if v := f.get("when"); v != nil {
-		if r.when, err = ps.conditions(v, join(path, "when"), "event property"); err != nil {
+	if v := f.Get("when"); v != nil {
+		if r.when, err = ps.conditions(v, yamlsrc.Join(path, "when"), "event property"); err != nil {
 			return nil, err
 		}
 	}
@@ -445,11 +351,11 @@ func (ps *parser) rule(n *yaml.Node, path string, g *group) (*rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.points, err = ps.number(v, join(path, "points")); err != nil {
+	if r.points, err = ps.number(v, yamlsrc.Join(path, "points")); err != nil {
 		return nil, err
 	}
-	if v := f.get("cap"); v != nil {
-		cp := join(path, "cap")
+	if v := f.Get("cap"); v != nil {
+		cp := yamlsrc.Join(path, "cap")
 		cf, err := ps.mapping(v, cp, "a mapping {max: N, per: duration}", "max", "per")
 		if err != nil {
 			return nil, err
@@ -458,7 +364,7 @@ func (ps *parser) rule(n *yaml.Node, path string, g *group) (*rule, error) {
 		if err != nil {
 			return nil, err
 		}
-		max, err := ps.integer(m, join(cp, "max"), 1, 1_000_000)
+		max, err := ps.integer(m, yamlsrc.Join(cp, "max"), 1, 1_000_000)
 		if err != nil {
 			return nil, err
 		}
@@ -466,13 +372,13 @@ func (ps *parser) rule(n *yaml.Node, path string, g *group) (*rule, error) {
 		if err != nil {
 			return nil, err
 		}
-		per, err := ps.duration(pn, join(cp, "per"), false)
+		per, err := ps.duration(pn, yamlsrc.Join(cp, "per"), false)
 		if err != nil {
 			return nil, err
 		}
 		r.capMax, r.capPer = uint32(max), per.Milliseconds()
 		if r.capPer <= 0 {
-			return nil, ps.fail(pn, join(cp, "per"), "must be at least 1ms")
+			return nil, ps.fail(pn, yamlsrc.Join(cp, "per"), "must be at least 1ms")
 		}
 	}
 	return r, nil
@@ -484,9 +390,9 @@ func (ps *parser) fitGroups(p *Plan, n *yaml.Node) error {
 		return err
 	}
 	for gi, gn := range groups {
-		path := index("fit", gi)
+		path := yamlsrc.Index("fit", gi)
 		if k, _ := keyNode(gn, "half_life"); k != nil {
-			return ps.fail(k, join(path, "half_life"), "fit does not decay: traits are read when the score is read; remove half_life")
+			return ps.fail(k, yamlsrc.Join(path, "half_life"), "fit does not decay: traits are read when the score is read; remove half_life")
 		}
 		f, err := ps.mapping(gn, path, "a fit group with group and rules", "group", "description", "rules")
 		if err != nil {
@@ -497,11 +403,11 @@ func (ps *parser) fitGroups(p *Plan, n *yaml.Node) error {
 			return err
 		}
 		var g group
-		if g.id, err = ps.newGroupID(v, join(path, "group")); err != nil {
+		if g.id, err = ps.newGroupID(v, yamlsrc.Join(path, "group")); err != nil {
 			return err
 		}
-		if v := f.get("description"); v != nil {
-			if g.description, err = ps.text(v, join(path, "description"), "text"); err != nil {
+		if v := f.Get("description"); v != nil {
+			if g.description, err = ps.text(v, yamlsrc.Join(path, "description"), "text"); err != nil {
 				return err
 			}
 		}
@@ -509,12 +415,12 @@ func (ps *parser) fitGroups(p *Plan, n *yaml.Node) error {
 		if err != nil {
 			return err
 		}
-		items, err := ps.list(v, join(path, "rules"), "fit rule", MaxFitRules)
+		items, err := ps.list(v, yamlsrc.Join(path, "rules"), "fit rule", MaxFitRules)
 		if err != nil {
 			return err
 		}
 		for ri, rn := range items {
-			rp := index(join(path, "rules"), ri)
+			rp := yamlsrc.Index(yamlsrc.Join(path, "rules"), ri)
 			if len(p.fit) == MaxFitRules {
 				return ps.fail(rn, rp, "too many fit rules: a plan has at most %d", MaxFitRules)
 			}
@@ -527,11 +433,11 @@ func (ps *parser) fitGroups(p *Plan, n *yaml.Node) error {
 			if err != nil {
 				return err
 			}
-			if r.id, err = ps.newRuleID(v, join(rp, "id")); err != nil {
+			if r.id, err = ps.newRuleID(v, yamlsrc.Join(rp, "id")); err != nil {
 				return err
 			}
-			if v := rf.get("description"); v != nil {
-				if r.description, err = ps.text(v, join(rp, "description"), "text"); err != nil {
+			if v := rf.Get("description"); v != nil {
+				if r.description, err = ps.text(v, yamlsrc.Join(rp, "description"), "text"); err != nil {
 					return err
 				}
 			}
@@ -539,14 +445,14 @@ func (ps *parser) fitGroups(p *Plan, n *yaml.Node) error {
 			if err != nil {
 				return err
 			}
-			if r.traits, err = ps.conditions(v, join(rp, "traits"), "trait"); err != nil {
+			if r.traits, err = ps.conditions(v, yamlsrc.Join(rp, "traits"), "trait"); err != nil {
 				return err
 			}
 			v, err = ps.require(rf, "points", "the points the rule adds while its conditions hold")
 			if err != nil {
 				return err
 			}
-			if r.points, err = ps.number(v, join(rp, "points")); err != nil {
+			if r.points, err = ps.number(v, yamlsrc.Join(rp, "points")); err != nil {
 				return err
 			}
 			p.fit = append(p.fit, r)
@@ -574,7 +480,7 @@ func (ps *parser) lifecycle(p *Plan, n *yaml.Node) error {
 	if l.MQL, err = ps.number(v, "lifecycle.mql"); err != nil {
 		return err
 	}
-	if v := f.get("sql"); v != nil {
+	if v := f.Get("sql"); v != nil {
 		if l.SQL, err = ps.number(v, "lifecycle.sql"); err != nil {
 			return err
 		}
@@ -583,7 +489,7 @@ func (ps *parser) lifecycle(p *Plan, n *yaml.Node) error {
 		}
 		l.HasSQL = true
 	}
-	if v := f.get("hysteresis"); v != nil {
+	if v := f.Get("hysteresis"); v != nil {
 		if l.Hysteresis, err = ps.number(v, "lifecycle.hysteresis"); err != nil {
 			return err
 		}
@@ -591,10 +497,10 @@ func (ps *parser) lifecycle(p *Plan, n *yaml.Node) error {
 			return ps.fail(v, "lifecycle.hysteresis", "must not be negative: it is how far below a threshold the score must drop to leave the stage")
 		}
 	}
-	sa := f.get("sales_accepted")
+	sa := f.Get("sales_accepted")
 	if sa == nil {
 		if !l.HasSQL {
-			return ps.fail(f.n, "lifecycle.sql", "required unless lifecycle.sales_accepted is set: nothing would make a contact sales-qualified")
+			return ps.fail(f.Node, "lifecycle.sql", "required unless lifecycle.sales_accepted is set: nothing would make a contact sales-qualified")
 		}
 		return nil
 	}
@@ -602,16 +508,16 @@ func (ps *parser) lifecycle(p *Plan, n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	if sf.get("rules") == nil && sf.get("traits") == nil {
+	if sf.Get("rules") == nil && sf.Get("traits") == nil {
 		return ps.fail(sa, "lifecycle.sales_accepted", "set rules (behavioural rule ids whose hit means accepted), traits (conditions), or both")
 	}
-	if v := sf.get("rules"); v != nil {
+	if v := sf.Get("rules"); v != nil {
 		items, err := ps.list(v, "lifecycle.sales_accepted.rules", "behavioural rule id", MaxBehaviourRules)
 		if err != nil {
 			return err
 		}
 		for i, in := range items {
-			path := index("lifecycle.sales_accepted.rules", i)
+			path := yamlsrc.Index("lifecycle.sales_accepted.rules", i)
 			id, err := ps.text(in, path, "a rule id")
 			if err != nil {
 				return err
@@ -626,7 +532,7 @@ func (ps *parser) lifecycle(p *Plan, n *yaml.Node) error {
 		}
 		slices.SortFunc(p.accepting, func(a, b *rule) int { return strings.Compare(a.id, b.id) })
 	}
-	if v := sf.get("traits"); v != nil {
+	if v := sf.Get("traits"); v != nil {
 		if p.acceptTraits, err = ps.conditions(v, "lifecycle.sales_accepted.traits", "trait"); err != nil {
 			return err
 		}
@@ -666,11 +572,11 @@ func (ps *parser) conditions(n *yaml.Node, path, what string) ([]match, error) {
 	var ms []match
 	lines := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := yamlsrc.Resolve(n.Content[i]), yamlsrc.Resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode || k.Value == "" || len(k.Value) > MaxNameLen {
 			return nil, ps.fail(k, path, "a %s name must be 1 to %d bytes of text", what, MaxNameLen)
 		}
-		mp := join(path, k.Value)
+		mp := yamlsrc.Join(path, k.Value)
 		if first, dup := lines[k.Value]; dup {
 			return nil, ps.fail(k, mp, "repeated; it is first set on line %d (put every operator under one name)", first)
 		}
@@ -682,9 +588,9 @@ func (ps *parser) conditions(n *yaml.Node, path, what string) ([]match, error) {
 		seen := map[op]bool{}
 		var lo, hi *yaml.Node
 		for j := 0; j+1 < len(v.Content); j += 2 {
-			ok, ov := resolve(v.Content[j]), resolve(v.Content[j+1])
+			ok, ov := yamlsrc.Resolve(v.Content[j]), yamlsrc.Resolve(v.Content[j+1])
 			o := opByName(ok.Value)
-			opPath := join(mp, ok.Value)
+			opPath := yamlsrc.Join(mp, ok.Value)
 			if ok.Kind != yaml.ScalarNode || o == 0 {
 				return nil, ps.fail(ok, opPath, "unknown operator%s; the operators are %s", suggest(ok.Value, opNamesList()), opList())
 			}
@@ -715,7 +621,7 @@ func (ps *parser) conditions(n *yaml.Node, path, what string) ([]match, error) {
 				}
 			}
 			if l > h {
-				return nil, ps.fail(lo, join(mp, "gte"), "%g is above lte %g: the condition can never hold", l, h)
+				return nil, ps.fail(lo, yamlsrc.Join(mp, "gte"), "%g is above lte %g: the condition can never hold", l, h)
 			}
 		}
 		ms = append(ms, m)
@@ -728,7 +634,7 @@ func (ps *parser) operand(o op, v *yaml.Node, path string) (test, error) {
 	t := test{op: o}
 	switch o {
 	case opEquals:
-		if v.Kind != yaml.ScalarNode || isNull(v) {
+		if v.Kind != yaml.ScalarNode || yamlsrc.IsNull(v) {
 			return t, ps.fail(v, path, "must be one value, not a %s; use in for a list", kindName(v))
 		}
 		s, err := ps.operandString(v, path)
@@ -744,7 +650,7 @@ func (ps *parser) operand(o op, v *yaml.Node, path string) (test, error) {
 			if items, err = ps.list(v, path, "value", MaxValues); err != nil {
 				return t, err
 			}
-		case o != opIn && v.Kind == yaml.ScalarNode && !isNull(v):
+		case o != opIn && v.Kind == yaml.ScalarNode && !yamlsrc.IsNull(v):
 			items = []*yaml.Node{v}
 		case o == opIn:
 			return t, ps.fail(v, path, "must be a list of values, like [a, b]; got %s", quote(v))
@@ -754,9 +660,9 @@ func (ps *parser) operand(o op, v *yaml.Node, path string) (test, error) {
 		for i, it := range items {
 			ip := path
 			if v.Kind == yaml.SequenceNode {
-				ip = index(path, i)
+				ip = yamlsrc.Index(path, i)
 			}
-			if it.Kind != yaml.ScalarNode || isNull(it) {
+			if it.Kind != yaml.ScalarNode || yamlsrc.IsNull(it) {
 				return t, ps.fail(it, ip, "must be a value, not a %s", kindName(it))
 			}
 			s, err := ps.operandString(it, ip)
@@ -826,7 +732,7 @@ func eventNames() []string {
 
 // keyNode returns the key node of a field of a mapping, if present.
 func keyNode(n *yaml.Node, name string) (*yaml.Node, *yaml.Node) {
-	n = resolve(n)
+	n = yamlsrc.Resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, nil
 	}

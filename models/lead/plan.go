@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kairos-engine/kairos/models/yamlsrc"
 	"github.com/kairos-engine/kairos/state"
 )
 
@@ -155,20 +156,7 @@ type PlanError struct {
 }
 
 // Error returns "file:line: field: message".
-func (e *PlanError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	if e.Field != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Field)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
-	return b.String()
-}
+func (e *PlanError) Error() string { return yamlsrc.Format(e.File, e.Line, e.Field, e.Msg) }
 
 // LoadPlan reads and parses a plan file. A plan that does not validate
 // returns a *PlanError naming the file, line and field; a file that cannot

@@ -6,8 +6,9 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/kairos-engine/kairos/models/yamlsrc"
 )
 
 //go:embed default_catalogue.yaml
@@ -165,20 +166,7 @@ type CatalogueError struct {
 }
 
 // Error returns "file:line: field: message".
-func (e *CatalogueError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	if e.Field != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Field)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
-	return b.String()
-}
+func (e *CatalogueError) Error() string { return yamlsrc.Format(e.File, e.Line, e.Field, e.Msg) }
 
 // LoadCatalogue reads and parses a catalogue file.
 func LoadCatalogue(path string) (*Catalogue, error) {

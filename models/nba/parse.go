@@ -1,10 +1,8 @@
 package nba
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -13,92 +11,44 @@ import (
 
 	"github.com/expr-lang/expr/file"
 	"gopkg.in/yaml.v3"
+
+	"github.com/kairos-engine/kairos/models/yamlsrc"
 )
 
 // ParseCatalogue parses and validates a catalogue. name is the file name
 // errors carry; every problem is a *CatalogueError with the line and field
 // path, and unknown fields are errors.
 func ParseCatalogue(name string, data []byte) (*Catalogue, error) {
-	p := &catParser{file: name}
+	p := &catParser{src: yamlsrc.Source{
+		File: name,
+		Err: func(line int, field, msg string) error {
+			return &CatalogueError{File: name, Line: line, Field: field, Msg: msg}
+		},
+		SyntaxPrefix: "YAML: ",
+		Unknown: func(_ string, known []string) string {
+			return "unknown field; known fields here are " + strings.Join(known, ", ")
+		},
+	}}
 	if len(data) > MaxCatalogueSize {
 		return nil, &CatalogueError{File: name, Msg: fmt.Sprintf("larger than %d bytes; is it the right file?", MaxCatalogueSize)}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &CatalogueError{File: name, Msg: "the catalogue is empty; start from the shipped " + DefaultCatalogueFile}
-		}
-		return nil, p.syntax(err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, &CatalogueError{File: name, Line: extra.Line, Msg: "a catalogue is one YAML document; remove the second one (after ---)"}
-	} else if !errors.Is(err, io.EOF) {
-		return nil, p.syntax(err)
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = root.Content[0]
+	root, err := p.src.Document(data, "the catalogue is empty; start from the shipped "+DefaultCatalogueFile,
+		"a catalogue is one YAML document; remove the second one (after ---)")
+	if err != nil {
+		return nil, err
 	}
 	return p.catalogue(root)
 }
 
-type catParser struct{ file string }
+type catParser struct{ src yamlsrc.Source }
 
 func (p *catParser) fail(n *yaml.Node, field, format string, args ...any) error {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	return &CatalogueError{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
-}
-
-func (p *catParser) syntax(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.Index(rest, ": "); i > 0 {
-			if n, err := strconv.Atoi(rest[:i]); err == nil {
-				line, msg = n, rest[i+2:]
-			}
-		}
-	}
-	return &CatalogueError{File: p.file, Line: line, Msg: "YAML: " + msg}
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
+	return p.src.Fail(n, field, format, args...)
 }
 
 // fields walks a mapping, rejecting unknown and repeated keys.
 func (p *catParser) fields(n *yaml.Node, path string, known []string, f func(key string, v *yaml.Node, field string) error) error {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		return p.fail(n, path, "must be a mapping of %s", strings.Join(known, ", "))
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], resolve(n.Content[i+1])
-		field := k.Value
-		if path != "" {
-			field = path + "." + k.Value
-		}
-		if !slices.Contains(known, k.Value) {
-			return p.fail(k, field, "unknown field; known fields here are %s", strings.Join(known, ", "))
-		}
-		if seen[k.Value] {
-			return p.fail(k, field, "repeated field")
-		}
-		seen[k.Value] = true
-		if err := f(k.Value, v, field); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.src.Each(n, path, known, "must be a mapping of "+strings.Join(known, ", "), f)
 }
 
 func (p *catParser) str(n *yaml.Node, field string) (string, error) {
@@ -259,7 +209,7 @@ type actionDraft struct {
 }
 
 func (p *catParser) catalogue(root *yaml.Node) (*Catalogue, error) {
-	c := &Catalogue{source: p.file, byID: map[string]*Action{}, controlShare: 0.05}
+	c := &Catalogue{source: p.src.File, byID: map[string]*Action{}, controlShare: 0.05}
 	defPrior := Beta{Alpha: 1, Beta: 19}
 	defStop := true
 	defAttr := 7 * 24 * time.Hour
@@ -331,8 +281,8 @@ func (p *catParser) catalogue(root *yaml.Node) (*Catalogue, error) {
 	places := map[string]bool{}
 	hashes := map[uint32]string{}
 	for i, an := range actionsNode.Content {
-		path := "actions[" + strconv.Itoa(i) + "]"
-		d, err := p.action(resolve(an), path)
+		path := yamlsrc.Index("actions", i)
+		d, err := p.action(yamlsrc.Resolve(an), path)
 		if err != nil {
 			return nil, err
 		}
@@ -509,13 +459,13 @@ func (p *catParser) placements(n *yaml.Node, field string, into map[string]float
 	switch n.Kind {
 	case yaml.SequenceNode:
 		for _, e := range n.Content {
-			if err := add(resolve(e), 1); err != nil {
+			if err := add(yamlsrc.Resolve(e), 1); err != nil {
 				return err
 			}
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			w, err := p.num(resolve(n.Content[i+1]), field+"."+n.Content[i].Value, 1e-6, 1e6)
+			w, err := p.num(yamlsrc.Resolve(n.Content[i+1]), field+"."+n.Content[i].Value, 1e-6, 1e6)
 			if err != nil {
 				return err
 			}
@@ -541,13 +491,13 @@ func (p *catParser) exprFail(n *yaml.Node, field, src string, err error) error {
 		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			line += fe.Line
 		}
-		return &CatalogueError{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf("column %d: %s", fe.Column+1, fe.Message)}
+		return p.src.Err(line, field, fmt.Sprintf("column %d: %s", fe.Column+1, fe.Message))
 	case errors.As(err, &ee):
 		off := min(max(ee.loc.From, 0), len(src))
 		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			line += 1 + strings.Count(src[:off], "\n")
 		}
-		return &CatalogueError{File: p.file, Line: line, Field: field, Msg: ee.msg}
+		return p.src.Err(line, field, ee.msg)
 	}
-	return &CatalogueError{File: p.file, Line: line, Field: field, Msg: err.Error()}
+	return p.src.Err(line, field, err.Error())
 }

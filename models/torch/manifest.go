@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/kairos-engine/kairos/models/features"
+	"github.com/kairos-engine/kairos/models/yamlsrc"
 )
 
 // MaxManifestSize bounds a manifest file: it is a handful of lines.
@@ -82,18 +82,7 @@ type ManifestError struct {
 }
 
 // Error returns "file:line: field: message".
-func (e *ManifestError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-	}
-	if e.Field != "" {
-		b.WriteString(": " + e.Field)
-	}
-	b.WriteString(": " + e.Msg)
-	return b.String()
-}
+func (e *ManifestError) Error() string { return yamlsrc.Format(e.File, e.Line, e.Field, e.Msg) }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
@@ -113,7 +102,8 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 		if errors.As(err, &te) || err.Error() == "EOF" {
 			return nil, fail(0, "", "empty manifest: give at least name, model, feature_version and output")
 		}
-		return nil, fail(yamlLine(err), "", "not valid YAML: %v", err)
+		line, _ := yamlsrc.SyntaxLine(err)
+		return nil, fail(line, "", "not valid YAML: %v", err)
 	}
 	doc := &root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
@@ -191,14 +181,3 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 }
 
 var actionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$`)
-
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
-
-// yamlLine extracts the line number yaml.v3 puts in its syntax errors.
-func yamlLine(err error) int {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
-	}
-	return 0
-}

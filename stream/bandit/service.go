@@ -13,6 +13,7 @@ import (
 	"github.com/kairos-engine/kairos/models/nba"
 	"github.com/kairos-engine/kairos/state"
 	"github.com/kairos-engine/kairos/stream"
+	"github.com/kairos-engine/kairos/stream/refresh"
 )
 
 // DefaultInterval is how often the policy is rebuilt by default: outcomes
@@ -44,8 +45,7 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	stats   atomic.Pointer[nba.Stats] // the last merge; never modified after the swap
-	refresh *prometheus.CounterVec
-	seconds prometheus.Histogram
+	metrics *refresh.Metrics
 }
 
 // New returns a service; call Run to refresh on a schedule.
@@ -57,11 +57,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("bandit: Config.Policy must hold a policy (nba.NewPolicy(catalogue, nil))")
 	case cfg.Partitions == nil:
 		return nil, errors.New("bandit: Config.Partitions is required")
-	case cfg.Interval < 0:
-		return nil, fmt.Errorf("bandit: interval %v must be positive", cfg.Interval)
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultInterval
+	var err error
+	if cfg.Interval, err = refresh.Interval("bandit", cfg.Interval, DefaultInterval); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -69,25 +68,22 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		cfg: cfg,
 		log: cfg.Logger.With("component", "bandit"),
-		refresh: prometheus.NewCounterVec(prometheus.CounterOpts{
+		metrics: refresh.NewMetrics(prometheus.CounterOpts{
 			Name: "kairos_bandit_refreshes_total",
 			Help: "Rebuilds of the next-best-action policy from the partitions' merged statistics, by result (ok, failed).",
-		}, []string{"result"}),
-		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, prometheus.HistogramOpts{
 			Name:    "kairos_bandit_refresh_seconds",
 			Help:    "Time to merge the partitions' next-best-action statistics and rebuild the policy.",
 			Buckets: prometheus.ExponentialBuckets(100e-6, 4, 10),
 		}),
 	}
-	s.refresh.WithLabelValues("ok")
-	s.refresh.WithLabelValues("failed")
 	s.stats.Store(nba.NewStats())
 	if reg := cfg.Registerer; reg != nil {
 		arm := func(name, help string, get func(*nba.Stats) uint64) prometheus.Collector {
 			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
 				func() float64 { return float64(get(s.stats.Load())) })
 		}
-		reg.MustRegister(s.refresh, s.seconds,
+		reg.MustRegister(s.metrics,
 			arm("kairos_bandit_decisions", "Next-best-action decisions in the merged statistics of the owned partitions, both arms.",
 				func(st *nba.Stats) uint64 { return st.Decisions(false) + st.Decisions(true) }))
 	}
@@ -97,18 +93,9 @@ func New(cfg Config) (*Service, error) {
 // Run refreshes at once and then every Interval until ctx ends. A failed
 // refresh is logged; the previous policy stays.
 func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		if err := s.Refresh(); err != nil && ctx.Err() == nil {
-			s.log.Warn("next-best-action policy refresh failed; the previous policy stays", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	loop := refresh.Loop{Interval: s.cfg.Interval, Log: s.log,
+		Failed: "next-best-action policy refresh failed; the previous policy stays"}
+	return loop.Run(ctx, func(context.Context) error { return s.Refresh() })
 }
 
 // Stats returns the last merged statistics. Do not modify them.
@@ -122,26 +109,24 @@ func (s *Service) Report(level float64) nba.Report {
 
 // Refresh merges the owned partitions' statistics now and swaps in a
 // policy built from them.
-func (s *Service) Refresh() error {
-	start := time.Now()
+func (s *Service) Refresh() error { return s.metrics.Time(nil, s.rebuild) }
+
+func (s *Service) rebuild() error {
 	merged := nba.NewStats()
 	part := nba.NewStats()
 	for _, p := range s.cfg.Partitions() {
 		pt, err := s.cfg.Store.Partition(p)
 		if err != nil {
-			s.refresh.WithLabelValues("failed").Inc()
 			return err
 		}
 		b, ok, err := pt.Summary(stream.NBASummary)
 		if err != nil {
-			s.refresh.WithLabelValues("failed").Inc()
 			return err
 		}
 		if !ok {
 			continue
 		}
 		if err := part.UnmarshalBinary(b); err != nil {
-			s.refresh.WithLabelValues("failed").Inc()
 			return fmt.Errorf("partition %d: %w", p, err)
 		}
 		merged.Merge(part)
@@ -153,7 +138,5 @@ func (s *Service) Refresh() error {
 	pol := nba.NewPolicy(old.Catalogue(), merged)
 	s.stats.Store(merged)
 	s.cfg.Policy.CompareAndSwap(old, pol)
-	s.seconds.Observe(time.Since(start).Seconds())
-	s.refresh.WithLabelValues("ok").Inc()
 	return nil
 }

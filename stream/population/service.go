@@ -15,6 +15,7 @@ import (
 	"github.com/kairos-engine/kairos/models/churn"
 	"github.com/kairos-engine/kairos/models/scoring"
 	"github.com/kairos-engine/kairos/state"
+	"github.com/kairos-engine/kairos/stream/refresh"
 )
 
 // Defaults of Config.
@@ -73,14 +74,13 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("population: Config.Models must hold a scoring snapshot")
 	case cfg.Partitions == nil:
 		return nil, errors.New("population: Config.Partitions is required")
-	case cfg.Interval < 0:
-		return nil, fmt.Errorf("population: interval %v must be positive", cfg.Interval)
+	}
+	var err error
+	if cfg.Interval, err = refresh.Interval("population", cfg.Interval, DefaultInterval); err != nil {
+		return nil, err
 	}
 	if err := cfg.Fit.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultInterval
 	}
 	if cfg.Fit.MaxDuration == 0 {
 		cfg.Fit.MaxDuration = DefaultFitDuration
@@ -99,27 +99,20 @@ func New(cfg Config) (*Service, error) {
 // Run refreshes at once and then every Interval until ctx ends. A failed
 // refresh is logged and retried at the next tick: the previous models stay.
 func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	first := time.NewTimer(2 * time.Second) // let the partitions be assigned
-	defer first.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-first.C:
-		case <-t.C:
-		}
-		_, err := s.Refresh(ctx)
-		if err != nil && !errors.Is(err, ErrNoPartitions) && ctx.Err() == nil {
-			s.log.Warn("population refresh failed; the previous models stay", "err", err)
-		}
-		if err != nil && s.Latest() == nil {
-			// No models yet (partitions not assigned, or a failure):
-			// try again soon rather than a whole interval later.
-			first.Reset(2 * time.Second)
-		}
+	loop := refresh.Loop{
+		Interval: s.cfg.Interval,
+		First:    2 * time.Second, // let the partitions be assigned
+		// No models yet (partitions not assigned, or a failure): try
+		// again soon rather than a whole interval later.
+		Retry:  func(error) bool { return s.Latest() == nil },
+		Quiet:  ErrNoPartitions,
+		Log:    s.log,
+		Failed: "population refresh failed; the previous models stay",
 	}
+	return loop.Run(ctx, func(ctx context.Context) error {
+		_, err := s.Refresh(ctx)
+		return err
+	})
 }
 
 // Latest returns the last refresh, or nil before the first.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kairos-engine/kairos/models/sendtime"
 	"github.com/kairos-engine/kairos/state"
+	"github.com/kairos-engine/kairos/stream/refresh"
 )
 
 // DefaultInterval is how often the prior is refitted by default: the
@@ -40,8 +41,7 @@ type Config struct {
 type Service struct {
 	cfg      Config
 	log      *slog.Logger
-	refresh  *prometheus.CounterVec
-	seconds  prometheus.Histogram
+	metrics  *refresh.Metrics
 	contacts prometheus.Gauge
 }
 
@@ -58,11 +58,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("sendprior: Config.Fit is required")
 	case cfg.Partitions == nil:
 		return nil, errors.New("sendprior: Config.Partitions is required")
-	case cfg.Interval < 0:
-		return nil, fmt.Errorf("sendprior: interval %v must be positive", cfg.Interval)
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultInterval
+	var err error
+	if cfg.Interval, err = refresh.Interval("sendprior", cfg.Interval, DefaultInterval); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -71,11 +70,10 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		cfg: cfg,
 		log: cfg.Logger.With("component", "sendprior"),
-		refresh: prometheus.NewCounterVec(prometheus.CounterOpts{
+		metrics: refresh.NewMetrics(prometheus.CounterOpts{
 			Name: "kairos_sendprior_refreshes_total",
 			Help: "Refits of the send-time population prior, by result (ok, failed).",
-		}, []string{"result"}),
-		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, prometheus.HistogramOpts{
 			Name:    "kairos_sendprior_refresh_seconds",
 			Help:    "Time to scan the owned partitions' contacts and refit the send-time prior.",
 			Buckets: prometheus.ExponentialBuckets(1e-3, 4, 10),
@@ -85,10 +83,8 @@ func New(cfg Config) (*Service, error) {
 			Help: "Contacts with email engagement the current send-time prior was fitted on.",
 		}),
 	}
-	s.refresh.WithLabelValues("ok")
-	s.refresh.WithLabelValues("failed")
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(s.refresh, s.seconds, s.contacts)
+		cfg.Registerer.MustRegister(s.metrics, s.contacts)
 	}
 	return s, nil
 }
@@ -97,30 +93,36 @@ func New(cfg Config) (*Service, error) {
 // then every Interval until ctx ends. A failed refresh is logged; the
 // previous fit stays.
 func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	first := time.NewTimer(2 * time.Second)
-	defer first.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-first.C:
-		case <-t.C:
-		}
-		if _, err := s.Refresh(ctx); err != nil {
-			if errors.Is(err, ErrNoPartitions) {
-				first.Reset(2 * time.Second)
-			} else if ctx.Err() == nil {
-				s.log.Warn("send-time prior refresh failed; the previous prior stays", "err", err)
-			}
-		}
+	loop := refresh.Loop{
+		Interval: s.cfg.Interval,
+		First:    2 * time.Second,
+		Retry:    func(err error) bool { return errors.Is(err, ErrNoPartitions) },
+		Quiet:    ErrNoPartitions,
+		Log:      s.log,
+		Failed:   "send-time prior refresh failed; the previous prior stays",
 	}
+	return loop.Run(ctx, func(ctx context.Context) error {
+		_, err := s.Refresh(ctx)
+		return err
+	})
 }
 
 // Refresh scans the owned partitions now, fits and swaps the prior.
 func (s *Service) Refresh(ctx context.Context) (*sendtime.Fit, error) {
-	start := time.Now()
+	var fit *sendtime.Fit
+	err := s.metrics.Time(ErrNoPartitions, func() error {
+		var err error
+		fit, err = s.refit(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Debug("send-time prior refitted", "contacts", fit.Contacts, "strength", fit.Strength, "rate", fit.Rate)
+	return fit, nil
+}
+
+func (s *Service) refit(ctx context.Context) (*sendtime.Fit, error) {
 	parts := s.cfg.Partitions()
 	if len(parts) == 0 {
 		return nil, ErrNoPartitions
@@ -129,7 +131,6 @@ func (s *Service) Refresh(ctx context.Context) (*sendtime.Fit, error) {
 	for _, p := range parts {
 		pt, err := s.cfg.Store.Partition(p)
 		if err != nil {
-			s.refresh.WithLabelValues("failed").Inc()
 			return nil, err
 		}
 		var prior sendtime.Prior
@@ -142,7 +143,6 @@ func (s *Service) Refresh(ctx context.Context) (*sendtime.Fit, error) {
 			return nil
 		})
 		if err != nil {
-			s.refresh.WithLabelValues("failed").Inc()
 			return nil, fmt.Errorf("sendprior: partition %d: %w", p, err)
 		}
 		all.Merge(&prior)
@@ -150,8 +150,5 @@ func (s *Service) Refresh(ctx context.Context) (*sendtime.Fit, error) {
 	fit := all.Fit()
 	s.cfg.Fit.Store(fit)
 	s.contacts.Set(float64(fit.Contacts))
-	s.seconds.Observe(time.Since(start).Seconds())
-	s.refresh.WithLabelValues("ok").Inc()
-	s.log.Debug("send-time prior refitted", "contacts", fit.Contacts, "strength", fit.Strength, "rate", fit.Rate)
 	return fit, nil
 }

@@ -1,9 +1,7 @@
 package trigger
 
 import (
-	"bytes"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/kairos-engine/kairos/models/lead"
 	"github.com/kairos-engine/kairos/models/rfm"
+	"github.com/kairos-engine/kairos/models/yamlsrc"
 	"github.com/kairos-engine/kairos/state"
 )
 
@@ -65,20 +64,7 @@ type RuleError struct {
 }
 
 // Error returns "file:line: field: message".
-func (e *RuleError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	if e.Field != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Field)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
-	return b.String()
-}
+func (e *RuleError) Error() string { return yamlsrc.Format(e.File, e.Line, e.Field, e.Msg) }
 
 // DefaultRules parses the shipped rule set (default_rules.yaml, embedded),
 // which the demo uses. Its tests rule out an error.
@@ -106,114 +92,45 @@ func LoadRules(path string) (*RuleSet, error) {
 // carry. The first problem found is returned as a *RuleError with its line
 // and the dotted path of the field. Unknown fields are errors.
 func ParseRules(name string, data []byte) (*RuleSet, error) {
-	ps := &parser{file: name, ids: make(map[string]int)}
+	ps := &parser{ids: make(map[string]int), src: yamlsrc.Source{
+		File: name,
+		Err: func(line int, field, msg string) error {
+			return &RuleError{File: name, Line: line, Field: field, Msg: msg}
+		},
+		SyntaxPrefix: "YAML: ",
+		Unknown: func(_ string, known []string) string {
+			return "unknown field; known fields: " + strings.Join(known, ", ")
+		},
+	}}
 	if len(data) > MaxRulesSize {
 		return nil, &RuleError{File: name, Msg: fmt.Sprintf("larger than %d bytes; is it the right file?", MaxRulesSize)}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &RuleError{File: name, Msg: "the file is empty; start from the shipped " + DefaultRulesFile}
-		}
-		return nil, ps.syntax(err)
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		return nil, &RuleError{File: name, Line: extra.Line, Msg: "a rule file is one YAML document; remove the second one (after ---)"}
-	case !errors.Is(err, io.EOF):
-		return nil, ps.syntax(err)
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = root.Content[0]
+	root, err := ps.src.Document(data, "the file is empty; start from the shipped "+DefaultRulesFile,
+		"a rule file is one YAML document; remove the second one (after ---)")
+	if err != nil {
+		return nil, err
 	}
 	return ps.ruleSet(root)
 }
 
 type parser struct {
-	file string
-	ids  map[string]int
+	src yamlsrc.Source
+	ids map[string]int
 }
 
 func (ps *parser) fail(n *yaml.Node, field, format string, args ...any) error {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	return &RuleError{File: ps.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
-}
-
-func (ps *parser) syntax(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.Index(rest, ": "); i > 0 {
-			if n, err := strconv.Atoi(rest[:i]); err == nil {
-				line, msg = n, rest[i+2:]
-			}
-		}
-	}
-	return &RuleError{File: ps.file, Line: line, Msg: "YAML: " + msg}
-}
-
-func join(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-type fields struct {
-	path string
-	n    *yaml.Node
-	vals map[string]*yaml.Node
-}
-
-func (f *fields) get(name string) *yaml.Node {
-	v := f.vals[name]
-	if isNull(v) {
-		return nil
-	}
-	return v
+	return ps.src.Fail(n, field, format, args...)
 }
 
 // mapping reads a mapping, failing on unknown or repeated fields.
-func (ps *parser) mapping(n *yaml.Node, path string, known ...string) (*fields, error) {
-	n = resolve(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil, ps.fail(n, path, "must be a mapping (field: value)")
-	}
-	f := &fields{path: path, n: n, vals: make(map[string]*yaml.Node, len(n.Content)/2)}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !slices.Contains(known, k.Value) {
-			return nil, ps.fail(k, join(path, k.Value), "unknown field; known fields: %s", strings.Join(known, ", "))
-		}
-		if _, dup := f.vals[k.Value]; dup {
-			return nil, ps.fail(k, join(path, k.Value), "repeated field")
-		}
-		f.vals[k.Value] = resolve(v)
-	}
-	return f, nil
+func (ps *parser) mapping(n *yaml.Node, path string, known ...string) (*yamlsrc.Fields, error) {
+	return ps.src.Mapping(n, path, known, "must be a mapping (field: value)")
 }
 
-func (ps *parser) require(f *fields, name string) (*yaml.Node, error) {
-	v := f.get(name)
+func (ps *parser) require(f *yamlsrc.Fields, name string) (*yaml.Node, error) {
+	v := f.Get(name)
 	if v == nil {
-		return nil, ps.fail(f.n, join(f.path, name), "required")
+		return nil, ps.fail(f.Node, yamlsrc.Join(f.Path, name), "required")
 	}
 	return v, nil
 }
@@ -259,7 +176,7 @@ func (ps *parser) list(n *yaml.Node) []*yaml.Node {
 	if n.Kind == yaml.SequenceNode {
 		out := make([]*yaml.Node, len(n.Content))
 		for i, c := range n.Content {
-			out[i] = resolve(c)
+			out[i] = yamlsrc.Resolve(c)
 		}
 		return out
 	}
@@ -350,7 +267,7 @@ func (ps *parser) ruleSet(root *yaml.Node) (*RuleSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := &RuleSet{source: ps.file, Policy: DefaultPolicy()}
+	rs := &RuleSet{source: ps.src.File, Policy: DefaultPolicy()}
 	v, err := ps.require(f, "version")
 	if err != nil {
 		return nil, err
@@ -361,12 +278,12 @@ func (ps *parser) ruleSet(root *yaml.Node) (*RuleSet, error) {
 	if len(rs.Version) == 0 || len(rs.Version) > 128 {
 		return nil, ps.fail(v, "version", "1 to 128 bytes")
 	}
-	if d := f.get("description"); d != nil {
+	if d := f.Get("description"); d != nil {
 		if _, err := ps.text(d, "description"); err != nil {
 			return nil, err
 		}
 	}
-	if p := f.get("policy"); p != nil {
+	if p := f.Get("policy"); p != nil {
 		if err := ps.policy(p, &rs.Policy); err != nil {
 			return nil, err
 		}
@@ -382,7 +299,7 @@ func (ps *parser) ruleSet(root *yaml.Node) (*RuleSet, error) {
 		return nil, ps.fail(rn, "rules", "at most %d rules", MaxRules)
 	}
 	for i, n := range rn.Content {
-		r, err := ps.rule(resolve(n), "rules["+strconv.Itoa(i)+"]")
+		r, err := ps.rule(yamlsrc.Resolve(n), "rules["+strconv.Itoa(i)+"]")
 		if err != nil {
 			return nil, err
 		}
@@ -397,7 +314,7 @@ func (ps *parser) policy(n *yaml.Node, p *Policy) error {
 	if err != nil {
 		return err
 	}
-	if v := f.get("time_zone"); v != nil {
+	if v := f.Get("time_zone"); v != nil {
 		s, err := ps.text(v, "policy.time_zone")
 		if err != nil {
 			return err
@@ -408,7 +325,7 @@ func (ps *parser) policy(n *yaml.Node, p *Policy) error {
 		}
 		p.TimeZone = loc
 	}
-	if v := f.get("quiet_hours"); v != nil {
+	if v := f.Get("quiet_hours"); v != nil {
 		q, err := ps.mapping(v, "policy.quiet_hours", "start", "end")
 		if err != nil {
 			return err
@@ -433,13 +350,13 @@ func (ps *parser) policy(n *yaml.Node, p *Policy) error {
 			*x.dst = m
 		}
 	}
-	if v := f.get("pressure"); v != nil {
+	if v := f.Get("pressure"); v != nil {
 		pf, err := ps.mapping(v, "policy.pressure", "email", "sms", "push")
 		if err != nil {
 			return err
 		}
 		for ch := ChannelEmail; ch <= ChannelPush; ch++ {
-			cn := pf.get(ch.String())
+			cn := pf.Get(ch.String())
 			if cn == nil {
 				continue
 			}
@@ -476,13 +393,13 @@ func (ps *parser) policy(n *yaml.Node, p *Policy) error {
 			p.Caps[ch] = caps
 		}
 	}
-	if v := f.get("consent"); v != nil {
+	if v := f.Get("consent"); v != nil {
 		cf, err := ps.mapping(v, "policy.consent", "email", "sms", "push")
 		if err != nil {
 			return err
 		}
 		for ch := ChannelEmail; ch <= ChannelPush; ch++ {
-			cn := cf.get(ch.String())
+			cn := cf.Get(ch.String())
 			if cn == nil {
 				continue
 			}
@@ -548,19 +465,19 @@ func (ps *parser) rule(n *yaml.Node, path string) (*Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.ID, err = ps.text(idn, join(path, "id")); err != nil {
+	if r.ID, err = ps.text(idn, yamlsrc.Join(path, "id")); err != nil {
 		return nil, err
 	}
 	if !validID(r.ID) {
-		return nil, ps.fail(idn, join(path, "id"), "%q: 1 to %d lower-case letters, digits, '-', '_' or '.', starting with a letter or digit", r.ID, maxIDLen)
+		return nil, ps.fail(idn, yamlsrc.Join(path, "id"), "%q: 1 to %d lower-case letters, digits, '-', '_' or '.', starting with a letter or digit", r.ID, maxIDLen)
 	}
 	if prev, dup := ps.ids[r.ID]; dup {
-		return nil, ps.fail(idn, join(path, "id"), "%q is already the id of the rule at line %d", r.ID, prev)
+		return nil, ps.fail(idn, yamlsrc.Join(path, "id"), "%q is already the id of the rule at line %d", r.ID, prev)
 	}
 	ps.ids[r.ID] = idn.Line
 	path = "rules[" + r.ID + "]"
-	if d := f.get("description"); d != nil {
-		if r.Description, err = ps.text(d, join(path, "description")); err != nil {
+	if d := f.Get("description"); d != nil {
+		if r.Description, err = ps.text(d, yamlsrc.Join(path, "description")); err != nil {
 			return nil, err
 		}
 	}
@@ -568,18 +485,18 @@ func (ps *parser) rule(n *yaml.Node, path string) (*Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := ps.text(jn, join(path, "journey"))
+	js, err := ps.text(jn, yamlsrc.Join(path, "journey"))
 	if err != nil {
 		return nil, err
 	}
 	j := slices.Index(journeyNames[:], js)
 	if j < 0 {
-		return nil, ps.fail(jn, join(path, "journey"), "unknown journey %q; one of %s", js, strings.Join(journeyNames[:], ", "))
+		return nil, ps.fail(jn, yamlsrc.Join(path, "journey"), "unknown journey %q; one of %s", js, strings.Join(journeyNames[:], ", "))
 	}
 	r.Journey = Journey(j)
 	r.Step = 1
-	if s := f.get("step"); s != nil {
-		v, err := ps.integer(s, join(path, "step"), 1, 100)
+	if s := f.Get("step"); s != nil {
+		v, err := ps.integer(s, yamlsrc.Join(path, "step"), 1, 100)
 		if err != nil {
 			return nil, err
 		}
@@ -589,24 +506,24 @@ func (ps *parser) rule(n *yaml.Node, path string) (*Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := ps.text(cn, join(path, "channel"))
+	cs, err := ps.text(cn, yamlsrc.Join(path, "channel"))
 	if err != nil {
 		return nil, err
 	}
 	c := slices.Index(channelNames[:], cs)
 	if c < 0 {
-		return nil, ps.fail(cn, join(path, "channel"), "unknown channel %q; one of %s", cs, strings.Join(channelNames[:], ", "))
+		return nil, ps.fail(cn, yamlsrc.Join(path, "channel"), "unknown channel %q; one of %s", cs, strings.Join(channelNames[:], ", "))
 	}
 	r.Channel = Channel(c)
-	if p := f.get("priority"); p != nil {
-		v, err := ps.integer(p, join(path, "priority"), 0, maxPriority)
+	if p := f.Get("priority"); p != nil {
+		v, err := ps.integer(p, yamlsrc.Join(path, "priority"), 0, maxPriority)
 		if err != nil {
 			return nil, err
 		}
 		r.Priority = int(v)
 	}
-	if k := f.get("kind"); k != nil {
-		s, err := ps.text(k, join(path, "kind"))
+	if k := f.Get("kind"); k != nil {
+		s, err := ps.text(k, yamlsrc.Join(path, "kind"))
 		if err != nil {
 			return nil, err
 		}
@@ -616,24 +533,24 @@ func (ps *parser) rule(n *yaml.Node, path string) (*Rule, error) {
 		case "service":
 			r.Kind = Service
 		default:
-			return nil, ps.fail(k, join(path, "kind"), "%q: must be marketing or service", s)
+			return nil, ps.fail(k, yamlsrc.Join(path, "kind"), "%q: must be marketing or service", s)
 		}
 	} else if r.Channel == ChannelSales {
 		// A notice to the sales team is not a message to the contact.
 		r.Kind = Service
 	} else {
-		return nil, ps.fail(f.n, join(path, "kind"), "required: marketing (obeys consent, pressure, quiet hours) or service (transactional)")
+		return nil, ps.fail(f.Node, yamlsrc.Join(path, "kind"), "required: marketing (obeys consent, pressure, quiet hours) or service (transactional)")
 	}
-	if l := f.get("list"); l != nil {
-		if r.List, err = ps.text(l, join(path, "list")); err != nil {
+	if l := f.Get("list"); l != nil {
+		if r.List, err = ps.text(l, yamlsrc.Join(path, "list")); err != nil {
 			return nil, err
 		}
 		if r.Kind == Service || r.Channel != ChannelEmail {
-			return nil, ps.fail(l, join(path, "list"), "a list subscription applies to marketing email only")
+			return nil, ps.fail(l, yamlsrc.Join(path, "list"), "a list subscription applies to marketing email only")
 		}
 	}
-	if fl := f.get("fields"); fl != nil {
-		names, err := ps.strings(fl, join(path, "fields"))
+	if fl := f.Get("fields"); fl != nil {
+		names, err := ps.strings(fl, yamlsrc.Join(path, "fields"))
 		if err != nil {
 			return nil, err
 		}
@@ -650,13 +567,13 @@ func (ps *parser) rule(n *yaml.Node, path string) (*Rule, error) {
 				for j := range fieldNames {
 					known[j] = fieldNames[j].name
 				}
-				return nil, ps.fail(fl, join(path, "fields"), "unknown field %q; one of %s", nm, strings.Join(known, ", "))
+				return nil, ps.fail(fl, yamlsrc.Join(path, "fields"), "unknown field %q; one of %s", nm, strings.Join(known, ", "))
 			}
 			r.Fields |= fieldNames[i].f
 		}
 	}
-	if ob := f.get("on_block"); ob != nil {
-		s, err := ps.text(ob, join(path, "on_block"))
+	if ob := f.Get("on_block"); ob != nil {
+		s, err := ps.text(ob, yamlsrc.Join(path, "on_block"))
 		if err != nil {
 			return nil, err
 		}
@@ -666,36 +583,36 @@ func (ps *parser) rule(n *yaml.Node, path string) (*Rule, error) {
 		case "drop":
 			r.OnBlock = Drop
 		default:
-			return nil, ps.fail(ob, join(path, "on_block"), "%q: must be defer (to the next allowed moment) or drop", s)
+			return nil, ps.fail(ob, yamlsrc.Join(path, "on_block"), "%q: must be defer (to the next allowed moment) or drop", s)
 		}
 	}
-	if e := f.get("expires"); e != nil {
-		if r.Expires, err = ps.duration(e, join(path, "expires"), false); err != nil {
+	if e := f.Get("expires"); e != nil {
+		if r.Expires, err = ps.duration(e, yamlsrc.Join(path, "expires"), false); err != nil {
 			return nil, err
 		}
 	}
-	if o := f.get("once"); o != nil {
-		if r.Once, err = ps.boolean(o, join(path, "once")); err != nil {
+	if o := f.Get("once"); o != nil {
+		if r.Once, err = ps.boolean(o, yamlsrc.Join(path, "once")); err != nil {
 			return nil, err
 		}
 	}
-	if cd := f.get("cooldown"); cd != nil {
+	if cd := f.Get("cooldown"); cd != nil {
 		if r.Once {
-			return nil, ps.fail(cd, join(path, "cooldown"), "once already allows one emission ever; remove cooldown or once")
+			return nil, ps.fail(cd, yamlsrc.Join(path, "cooldown"), "once already allows one emission ever; remove cooldown or once")
 		}
-		if r.Cooldown, err = ps.duration(cd, join(path, "cooldown"), false); err != nil {
+		if r.Cooldown, err = ps.duration(cd, yamlsrc.Join(path, "cooldown"), false); err != nil {
 			return nil, err
 		}
 	}
-	on, sched := f.get("on"), f.get("schedule")
+	on, sched := f.Get("on"), f.Get("schedule")
 	switch {
 	case on == nil && sched == nil:
-		return nil, ps.fail(f.n, join(path, "on"), "required: what makes the rule fire (or schedule: for a date-driven rule)")
+		return nil, ps.fail(f.Node, yamlsrc.Join(path, "on"), "required: what makes the rule fire (or schedule: for a date-driven rule)")
 	case on != nil && sched != nil:
-		return nil, ps.fail(sched, join(path, "schedule"), "a rule has either on: or schedule:, not both")
+		return nil, ps.fail(sched, yamlsrc.Join(path, "schedule"), "a rule has either on: or schedule:, not both")
 	case on != nil:
 		for i, cn := range ps.list(on) {
-			c, err := ps.cause(cn, join(path, "on")+"["+strconv.Itoa(i)+"]")
+			c, err := ps.cause(cn, yamlsrc.Join(path, "on")+"["+strconv.Itoa(i)+"]")
 			if err != nil {
 				return nil, err
 			}
@@ -703,23 +620,23 @@ func (ps *parser) rule(n *yaml.Node, path string) (*Rule, error) {
 			r.kinds |= c.kinds
 		}
 	default:
-		if r.Schedule, err = ps.schedule(sched, join(path, "schedule")); err != nil {
+		if r.Schedule, err = ps.schedule(sched, yamlsrc.Join(path, "schedule")); err != nil {
 			return nil, err
 		}
 	}
 	if r.Schedule != nil && (r.Once || r.Cooldown != 0) {
-		return nil, ps.fail(f.n, join(path, "schedule"), "a scheduled rule fires once per occurrence; remove once and cooldown")
+		return nil, ps.fail(f.Node, yamlsrc.Join(path, "schedule"), "a scheduled rule fires once per occurrence; remove once and cooldown")
 	}
-	if w := f.get("when"); w != nil {
-		if err := ps.conditions(w, join(path, "when"), &r.When); err != nil {
+	if w := f.Get("when"); w != nil {
+		if err := ps.conditions(w, yamlsrc.Join(path, "when"), &r.When); err != nil {
 			return nil, err
 		}
 	}
-	if w := f.get("wait"); w != nil {
+	if w := f.Get("wait"); w != nil {
 		if r.Schedule != nil {
-			return nil, ps.fail(w, join(path, "wait"), "a scheduled rule fires at its date; wait: applies to on: rules")
+			return nil, ps.fail(w, yamlsrc.Join(path, "wait"), "a scheduled rule fires at its date; wait: applies to on: rules")
 		}
-		if r.Wait, err = ps.wait(w, join(path, "wait")); err != nil {
+		if r.Wait, err = ps.wait(w, yamlsrc.Join(path, "wait")); err != nil {
 			return nil, err
 		}
 	}
@@ -734,30 +651,30 @@ func (ps *parser) cause(n *yaml.Node, path string) (Cause, error) {
 	if err != nil {
 		return c, err
 	}
-	if v := f.get("event"); v != nil {
-		s, err := ps.text(v, join(path, "event"))
+	if v := f.Get("event"); v != nil {
+		s, err := ps.text(v, yamlsrc.Join(path, "event"))
 		if err != nil {
 			return c, err
 		}
 		if c.Event = state.ParseEventType([]byte(s)); c.Event == state.EventUnknown {
-			return c, ps.fail(v, join(path, "event"), "unknown event type %q; one of %s", s, eventNames())
+			return c, ps.fail(v, yamlsrc.Join(path, "event"), "unknown event type %q; one of %s", s, eventNames())
 		}
 		c.kinds |= hasEvent
 	}
-	if v := f.get("where"); v != nil {
+	if v := f.Get("where"); v != nil {
 		if c.kinds&hasEvent == 0 {
-			return c, ps.fail(v, join(path, "where"), "where: compares the event's properties; name the event: too")
+			return c, ps.fail(v, yamlsrc.Join(path, "where"), "where: compares the event's properties; name the event: too")
 		}
-		wf, err := ps.mapping(v, join(path, "where"), propNames...)
+		wf, err := ps.mapping(v, yamlsrc.Join(path, "where"), propNames...)
 		if err != nil {
 			return c, err
 		}
 		for _, prop := range propNames {
-			pn := wf.get(prop)
+			pn := wf.Get(prop)
 			if pn == nil {
 				continue
 			}
-			pc, err := ps.propCond(pn, join(join(path, "where"), prop))
+			pc, err := ps.propCond(pn, yamlsrc.Join(yamlsrc.Join(path, "where"), prop))
 			if err != nil {
 				return c, err
 			}
@@ -765,63 +682,63 @@ func (ps *parser) cause(n *yaml.Node, path string) (Cause, error) {
 			c.Where = append(c.Where, pc)
 		}
 	}
-	if v := f.get("became_known"); v != nil {
-		b, err := ps.boolean(v, join(path, "became_known"))
+	if v := f.Get("became_known"); v != nil {
+		b, err := ps.boolean(v, yamlsrc.Join(path, "became_known"))
 		if err != nil {
 			return c, err
 		}
 		if !b {
-			return c, ps.fail(v, join(path, "became_known"), "only true is meaningful; remove the field")
+			return c, ps.fail(v, yamlsrc.Join(path, "became_known"), "only true is meaningful; remove the field")
 		}
 		c.kinds |= hasBecameKnown
 	}
-	if v := f.get("stage"); v != nil {
-		s, err := ps.text(v, join(path, "stage"))
+	if v := f.Get("stage"); v != nil {
+		s, err := ps.text(v, yamlsrc.Join(path, "stage"))
 		if err != nil {
 			return c, err
 		}
 		st, ok := lead.ParseStage(s)
 		if !ok || st == lead.StageUnknown {
-			return c, ps.fail(v, join(path, "stage"), "unknown stage %q; one of visitor, lead, mql, sql, customer, lapsed", s)
+			return c, ps.fail(v, yamlsrc.Join(path, "stage"), "unknown stage %q; one of visitor, lead, mql, sql, customer, lapsed", s)
 		}
 		c.Stage = st
 		c.kinds |= hasStage
 	}
-	if v := f.get("segment_worse"); v != nil {
+	if v := f.Get("segment_worse"); v != nil {
 		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
 			if v.Value != "true" {
-				return c, ps.fail(v, join(path, "segment_worse"), "only true (or a list of segments) is meaningful")
+				return c, ps.fail(v, yamlsrc.Join(path, "segment_worse"), "only true (or a list of segments) is meaningful")
 			}
 		} else {
-			names, err := ps.strings(v, join(path, "segment_worse"))
+			names, err := ps.strings(v, yamlsrc.Join(path, "segment_worse"))
 			if err != nil {
 				return c, err
 			}
 			for _, nm := range names {
 				sg, err := rfm.ParseSegment(nm)
 				if err != nil || sg == rfm.NoSegment {
-					return c, ps.fail(v, join(path, "segment_worse"), "unknown RFM segment %q (at_risk, cant_lose_them, hibernating, lost, ...)", nm)
+					return c, ps.fail(v, yamlsrc.Join(path, "segment_worse"), "unknown RFM segment %q (at_risk, cant_lose_them, hibernating, lost, ...)", nm)
 				}
 				c.SegmentTo = append(c.SegmentTo, sg)
 			}
 		}
 		c.kinds |= hasSegment
 	}
-	if v := f.get("order_count"); v != nil {
-		x, err := ps.integer(v, join(path, "order_count"), 1, 1_000_000)
+	if v := f.Get("order_count"); v != nil {
+		x, err := ps.integer(v, yamlsrc.Join(path, "order_count"), 1, 1_000_000)
 		if err != nil {
 			return c, err
 		}
 		c.OrderCount = int32(x)
 		c.kinds |= hasOrderCount
 	}
-	if v := f.get("p_alive_below"); v != nil {
-		x, err := ps.number(v, join(path, "p_alive_below"))
+	if v := f.Get("p_alive_below"); v != nil {
+		x, err := ps.number(v, yamlsrc.Join(path, "p_alive_below"))
 		if err != nil {
 			return c, err
 		}
 		if x <= 0 || x >= 1 {
-			return c, ps.fail(v, join(path, "p_alive_below"), "must be between 0 and 1 (exclusive)")
+			return c, ps.fail(v, yamlsrc.Join(path, "p_alive_below"), "must be between 0 and 1 (exclusive)")
 		}
 		c.PAliveBelow = x
 		c.kinds |= hasPAlive
@@ -841,11 +758,11 @@ func (ps *parser) propCond(n *yaml.Node, path string) (PropCond, error) {
 	if err != nil {
 		return pc, err
 	}
-	if len(f.vals) != 1 {
+	if f.Len() != 1 {
 		return pc, ps.fail(n, path, "exactly one of equals, in, prefix, contains, present")
 	}
-	for name, v := range f.vals {
-		p := join(path, name)
+	for name, v := range f.All() {
+		p := yamlsrc.Join(path, name)
 		switch name {
 		case "present":
 			b, err := ps.boolean(v, p)
@@ -883,30 +800,30 @@ func (ps *parser) schedule(n *yaml.Node, path string) (*Schedule, error) {
 	}
 	s := &Schedule{}
 	set := 0
-	if v := f.get("anniversary"); v != nil {
-		t, err := ps.text(v, join(path, "anniversary"))
+	if v := f.Get("anniversary"); v != nil {
+		t, err := ps.text(v, yamlsrc.Join(path, "anniversary"))
 		if err != nil || t != "first_order" {
-			return nil, ps.fail(v, join(path, "anniversary"), "must be first_order (yearly from the first order)")
+			return nil, ps.fail(v, yamlsrc.Join(path, "anniversary"), "must be first_order (yearly from the first order)")
 		}
 		s.kind = scheduleAnniversary
 		set++
 	}
-	if v := f.get("trait_date"); v != nil {
-		if s.Trait, err = ps.text(v, join(path, "trait_date")); err != nil {
+	if v := f.Get("trait_date"); v != nil {
+		if s.Trait, err = ps.text(v, yamlsrc.Join(path, "trait_date")); err != nil {
 			return nil, err
 		}
 		if s.Trait == "" {
-			return nil, ps.fail(v, join(path, "trait_date"), "name the profile trait holding the date")
+			return nil, ps.fail(v, yamlsrc.Join(path, "trait_date"), "name the profile trait holding the date")
 		}
 		s.kind = scheduleTraitDate
 		set++
 	}
-	if v := f.get("overdue"); v != nil {
-		if s.Factor, err = ps.number(v, join(path, "overdue")); err != nil {
+	if v := f.Get("overdue"); v != nil {
+		if s.Factor, err = ps.number(v, yamlsrc.Join(path, "overdue")); err != nil {
 			return nil, err
 		}
 		if s.Factor < 1 || s.Factor > 100 {
-			return nil, ps.fail(v, join(path, "overdue"), "a factor of the typical gap between orders, from 1 to 100")
+			return nil, ps.fail(v, yamlsrc.Join(path, "overdue"), "a factor of the typical gap between orders, from 1 to 100")
 		}
 		s.kind = scheduleOverdue
 		s.MinOrders = 2
@@ -915,19 +832,19 @@ func (ps *parser) schedule(n *yaml.Node, path string) (*Schedule, error) {
 	if set != 1 {
 		return nil, ps.fail(n, path, "exactly one of anniversary, trait_date, overdue")
 	}
-	if v := f.get("offset"); v != nil {
+	if v := f.Get("offset"); v != nil {
 		if s.kind != scheduleTraitDate {
-			return nil, ps.fail(v, join(path, "offset"), "offset applies to trait_date")
+			return nil, ps.fail(v, yamlsrc.Join(path, "offset"), "offset applies to trait_date")
 		}
-		if s.Offset, err = ps.duration(v, join(path, "offset"), true); err != nil {
+		if s.Offset, err = ps.duration(v, yamlsrc.Join(path, "offset"), true); err != nil {
 			return nil, err
 		}
 	}
-	if v := f.get("min_orders"); v != nil {
+	if v := f.Get("min_orders"); v != nil {
 		if s.kind != scheduleOverdue {
-			return nil, ps.fail(v, join(path, "min_orders"), "min_orders applies to overdue")
+			return nil, ps.fail(v, yamlsrc.Join(path, "min_orders"), "min_orders applies to overdue")
 		}
-		x, err := ps.integer(v, join(path, "min_orders"), 2, 1000)
+		x, err := ps.integer(v, yamlsrc.Join(path, "min_orders"), 2, 1000)
 		if err != nil {
 			return nil, err
 		}
@@ -946,17 +863,17 @@ func (ps *parser) intRange(n *yaml.Node, path string) (*IntRange, error) {
 		name string
 		dst  []**int64
 	}{{"gte", []**int64{&r.Min}}, {"lte", []**int64{&r.Max}}, {"eq", []**int64{&r.Min, &r.Max}}} {
-		v := f.get(b.name)
+		v := f.Get(b.name)
 		if v == nil {
 			continue
 		}
-		x, err := ps.integer(v, join(path, b.name), 0, math.MaxInt32)
+		x, err := ps.integer(v, yamlsrc.Join(path, b.name), 0, math.MaxInt32)
 		if err != nil {
 			return nil, err
 		}
 		for _, d := range b.dst {
 			if *d != nil {
-				return nil, ps.fail(v, join(path, b.name), "eq cannot be combined with gte or lte")
+				return nil, ps.fail(v, yamlsrc.Join(path, b.name), "eq cannot be combined with gte or lte")
 			}
 			*d = &x
 		}
@@ -975,38 +892,38 @@ func (ps *parser) conditions(n *yaml.Node, path string, c *Conditions) error {
 	if err != nil {
 		return err
 	}
-	if v := f.get("cart_items"); v != nil {
-		if c.CartItems, err = ps.intRange(v, join(path, "cart_items")); err != nil {
+	if v := f.Get("cart_items"); v != nil {
+		if c.CartItems, err = ps.intRange(v, yamlsrc.Join(path, "cart_items")); err != nil {
 			return err
 		}
 	}
-	if v := f.get("orders"); v != nil {
-		if c.Orders, err = ps.intRange(v, join(path, "orders")); err != nil {
+	if v := f.Get("orders"); v != nil {
+		if c.Orders, err = ps.intRange(v, yamlsrc.Join(path, "orders")); err != nil {
 			return err
 		}
 	}
-	if v := f.get("stage"); v != nil {
-		names, err := ps.strings(v, join(path, "stage"))
+	if v := f.Get("stage"); v != nil {
+		names, err := ps.strings(v, yamlsrc.Join(path, "stage"))
 		if err != nil {
 			return err
 		}
 		for _, nm := range names {
 			st, ok := lead.ParseStage(nm)
 			if !ok {
-				return ps.fail(v, join(path, "stage"), "unknown stage %q; one of unknown, visitor, lead, mql, sql, customer, lapsed", nm)
+				return ps.fail(v, yamlsrc.Join(path, "stage"), "unknown stage %q; one of unknown, visitor, lead, mql, sql, customer, lapsed", nm)
 			}
 			c.Stages = append(c.Stages, st)
 		}
 	}
-	if v := f.get("known"); v != nil {
-		b, err := ps.boolean(v, join(path, "known"))
+	if v := f.Get("known"); v != nil {
+		b, err := ps.boolean(v, yamlsrc.Join(path, "known"))
 		if err != nil {
 			return err
 		}
 		c.Known = &b
 	}
-	if v := f.get("product_views"); v != nil {
-		pf, err := ps.mapping(v, join(path, "product_views"), "gte", "within")
+	if v := f.Get("product_views"); v != nil {
+		pf, err := ps.mapping(v, yamlsrc.Join(path, "product_views"), "gte", "within")
 		if err != nil {
 			return err
 		}
@@ -1014,7 +931,7 @@ func (ps *parser) conditions(n *yaml.Node, path string, c *Conditions) error {
 		if err != nil {
 			return err
 		}
-		mn, err := ps.integer(gn, join(path, "product_views.gte"), 1, state.RecentEventsCap)
+		mn, err := ps.integer(gn, yamlsrc.Join(path, "product_views.gte"), 1, state.RecentEventsCap)
 		if err != nil {
 			return err
 		}
@@ -1022,7 +939,7 @@ func (ps *parser) conditions(n *yaml.Node, path string, c *Conditions) error {
 		if err != nil {
 			return err
 		}
-		w, err := ps.duration(wn, join(path, "product_views.within"), false)
+		w, err := ps.duration(wn, yamlsrc.Join(path, "product_views.within"), false)
 		if err != nil {
 			return err
 		}
@@ -1041,24 +958,24 @@ func (ps *parser) wait(n *yaml.Node, path string) (*Wait, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w.For, err = ps.duration(fn, join(path, "for"), false); err != nil {
+	if w.For, err = ps.duration(fn, yamlsrc.Join(path, "for"), false); err != nil {
 		return nil, err
 	}
-	if u := f.get("unless"); u != nil {
-		names, err := ps.strings(u, join(path, "unless"))
+	if u := f.Get("unless"); u != nil {
+		names, err := ps.strings(u, yamlsrc.Join(path, "unless"))
 		if err != nil {
 			return nil, err
 		}
 		for _, nm := range names {
 			t := state.ParseEventType([]byte(nm))
 			if t == state.EventUnknown {
-				return nil, ps.fail(u, join(path, "unless"), "unknown event type %q; one of %s", nm, eventNames())
+				return nil, ps.fail(u, yamlsrc.Join(path, "unless"), "unknown event type %q; one of %s", nm, eventNames())
 			}
 			w.Unless = append(w.Unless, t)
 		}
 	}
-	if r := f.get("restart"); r != nil {
-		if w.Restart, err = ps.boolean(r, join(path, "restart")); err != nil {
+	if r := f.Get("restart"); r != nil {
+		if w.Restart, err = ps.boolean(r, yamlsrc.Join(path, "restart")); err != nil {
 			return nil, err
 		}
 	}
