@@ -100,7 +100,17 @@ func main() {
 		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 		floor := fs.Bool("floor", false, "serve a fixed answer instead: the cost of HTTP on loopback alone")
 		learned := fs.Bool("learned", false, "arbitrate with a propensity MLP and log feature vectors")
+		traceOut := fs.String("trace", "", "write a runtime execution trace of the server's whole life to this file (go tool trace)")
 		_ = fs.Parse(os.Args[2:])
+		if *traceOut != "" {
+			f, ferr := os.Create(*traceOut)
+			if ferr != nil {
+				err = ferr
+				break
+			}
+			_ = trace.Start(f)
+			defer func() { trace.Stop(); f.Close() }()
+		}
 		if *cpuprofile != "" {
 			f, ferr := os.Create(*cpuprofile)
 			if ferr != nil {
