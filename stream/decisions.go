@@ -285,6 +285,38 @@ func (w *worker) logOutcome(r *kgo.Record, c *state.Contact, o *nba.Outcome, kno
 	return nil
 }
 
+// absorbLedger merges the next-best-action ledger of prof, a profile being
+// merged into c (a visitor who logged in), into c's: what the visitor was
+// shown still counts towards caps, and their outcomes are still
+// attributed to the decisions that showed the actions (nba.Ledger.Absorb).
+func (w *worker) absorbLedger(c, prof *state.Contact) error {
+	if len(prof.Decisions) == 0 {
+		return nil
+	}
+	if len(c.Decisions) == 0 {
+		c.Decisions = append(c.Decisions[:0], prof.Decisions...)
+		return nil
+	}
+	pol := w.policy()
+	if pol == nil {
+		return nil // nothing reads ledgers without a catalogue; c's stays
+	}
+	var theirs nba.Ledger
+	if err := theirs.UnmarshalBinary(prof.Decisions); err != nil {
+		w.log.Warn("next-best-action ledger of a merged profile damaged; not merged", "contact", logKey(c.Key), "err", err)
+		return nil
+	}
+	l := &w.nba.ledger
+	if err := l.UnmarshalBinary(c.Decisions); err != nil {
+		w.log.Warn("next-best-action ledger damaged; the merged profile's replaces it", "contact", logKey(c.Key), "err", err)
+		*l = nba.Ledger{}
+	}
+	l.Absorb(pol.Catalogue(), &theirs)
+	var err error
+	c.Decisions, err = l.AppendBinary(c.Decisions[:0])
+	return err
+}
+
 func (w *worker) policy() *nba.Policy {
 	if w.e.cfg.NBA == nil {
 		return nil

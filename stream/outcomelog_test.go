@@ -429,3 +429,57 @@ func TestOutcomeRecordsReplay(t *testing.T) {
 	}
 	t.Logf("replay from lost state wrote %d identical record(s)", len(recs)-1)
 }
+
+// TestOutcomeAfterIdentityMerge: a visitor is shown an action, then logs
+// in (identify: their anonymous profile is merged into the known
+// contact), then clicks it. The merged contact keeps the visitor's
+// ledger, so the click is attributed to the decision and logged.
+func TestOutcomeAfterIdentityMerge(t *testing.T) {
+	rig := newOutcomeRig(t)
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	reg := prometheus.NewRegistry()
+	eng, _ := rig.start(t, st, reg)
+
+	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	anon := fmt.Appendf(nil, `{"id":"pv-a","type":"page_view","anonymous_id":"a-visitor","timestamp":%q,"properties":{"url":"/"}}`, base.Format(time.RFC3339))
+	known := outcomeEvent("pv-k", "page_view", "77", base, `{"url":"/"}`)
+	rig.send(t, "kairos.clickstream", "a-visitor", "", anon)
+	rig.send(t, "kairos.clickstream", "77", "", known)
+	d := nba.NewDecisionID()
+	rec := rig.decision(t, d, base.Add(time.Minute), "", "welcome-offer")
+	rig.send(t, nba.DecisionsTopic, "a-visitor", "a:a-visitor", rec)
+	eventually(t, 30*time.Second, func() error {
+		if got := testutil.ToFloat64(counterVec(t, reg, "kairos_stream_nba_decisions_total", "result", "recorded")); got != 1 {
+			return fmt.Errorf("%v decisions recorded, want 1", got)
+		}
+		return nil
+	})
+	identify := fmt.Appendf(nil, `{"id":"id-1","type":"identify","contact_id":"77","anonymous_id":"a-visitor","timestamp":%q,"properties":{}}`,
+		base.Add(2*time.Minute).Format(time.RFC3339))
+	rig.send(t, "kairos.clickstream", "77", "", identify)
+	// The merge travels through the re-key topic when the two profiles
+	// live on different partitions: wait for it, as a person clicking
+	// seconds later would.
+	eventually(t, 30*time.Second, func() error {
+		var c state.Contact
+		k, err := st.Lookup(state.MakeKey(state.IDAnonymous, "a-visitor"), eng.PartitionOf, &c)
+		if err != nil || k != state.MakeKey(state.IDContact, "77") || len(c.Aliases) == 0 {
+			return fmt.Errorf("visitor resolves to %q (%v), aliases %v", k, err, c.Aliases)
+		}
+		return nil
+	})
+	// The click names the known contact: the visitor is logged in now.
+	rig.send(t, "kairos.clickstream", "77", "", outcomeEvent("click-m", "action_click", "77", base.Add(3*time.Minute), actionProps(d, "welcome-offer")))
+	eventually(t, 30*time.Second, func() error {
+		if n := len(rig.log.outcomes()); n != 1 {
+			return fmt.Errorf("%d outcome records, want 1 (outcomes not shown: %v)", n,
+				testutil.ToFloat64(counterVec(t, reg, "kairos_stream_nba_outcomes_total", "outcome", "click", "attribution", "not_shown")))
+		}
+		return nil
+	})
+	var o nba.OutcomeRecord
+	if err := json.Unmarshal(rig.log.outcomes()[0].Value, &o); err != nil || o.DecisionID != d || o.Action != "welcome-offer" {
+		t.Fatalf("outcome record %s: %v", rig.log.outcomes()[0].Value, err)
+	}
+}

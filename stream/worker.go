@@ -582,6 +582,9 @@ func (w *worker) absorb(r *kgo.Record, target state.Key, prof *state.Contact, id
 		if ch := w.fold.Absorb(c, prof); ch.StageChanged {
 			w.e.metrics.scores.observe(&scoring.Change{Lead: ch})
 		}
+		if err := w.absorbLedger(c, prof); err != nil {
+			return err
+		}
 		w.dirty[c.Key] = c
 		return nil
 	}

@@ -71,54 +71,7 @@ func TestSystemModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cmd := exec.Command(os.Args[0], "serve", "--brokers", b.Addr(), "--data-dir", filepath.Join(dir, "data"), "--http", "127.0.0.1:0",
-		"--partitions", "2", "--log-format", "text", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "KAIROS_TEST_MAIN=1", "KAIROS_READ_KEYS="+testReadKey, "KAIROS_ADMIN_KEYS="+testAdminKey)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logLines{}
-	apiAddr := make(chan string, 1)
-	exited := make(chan error, 1)
-	go func() {
-		apiRe := regexp.MustCompile(`api=http://(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.add(sc.Text())
-			if m := apiRe.FindStringSubmatch(sc.Text()); m != nil {
-				apiAddr <- m[1]
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			cmd.Process.Kill()
-			t.Error("no clean shutdown within 60s")
-		}
-		if t.Failed() {
-			t.Log(logs.text())
-		}
-	}()
-	var api string
-	select {
-	case api = <-apiAddr:
-	case err := <-exited:
-		t.Fatalf("serve exited: %v\n%s", err, logs.text())
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start within 60s")
-	}
-	waitReady(t, api)
+	cmd, api, logs := serveForTest(t, b.Addr(), dir, "--config", cfgPath)
 	torch := torchBuild()
 	if !torch && !strings.Contains(logs.text(), "-tags torch") {
 		t.Fatalf("pure build: no ErrTorchUnavailable message at start:\n%s", logs.text())
@@ -197,4 +150,61 @@ func TestSystemModels(t *testing.T) {
 	if _, body = call("GET", "/v1/contacts/"+url.PathEscape(contact), testReadKey); !hasValue.MatchString(body) {
 		t.Fatalf("previous model no longer served: %s", body)
 	}
+}
+
+// serveForTest runs `kairos serve` (this test binary as main) against the
+// broker with its data under dir, waits until it is ready, and stops it
+// with SIGTERM when the test ends, failing the test on an unclean
+// shutdown and printing its log when the test failed.
+func serveForTest(t *testing.T, brokers, dir string, args ...string) (*exec.Cmd, string, *logLines) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--brokers", brokers, "--data-dir", filepath.Join(dir, "data"), "--http", "127.0.0.1:0",
+		"--partitions", "2", "--log-format", "text"}, args...)...)
+	cmd.Env = append(os.Environ(), "KAIROS_TEST_MAIN=1", "KAIROS_READ_KEYS="+testReadKey, "KAIROS_ADMIN_KEYS="+testAdminKey)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logLines{}
+	apiAddr := make(chan string, 1)
+	exited := make(chan error, 1)
+	go func() {
+		apiRe := regexp.MustCompile(`api=http://(\S+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.add(sc.Text())
+			if m := apiRe.FindStringSubmatch(sc.Text()); m != nil {
+				apiAddr <- m[1]
+			}
+		}
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Error("no clean shutdown within 60s")
+		}
+		if t.Failed() {
+			t.Log(logs.text())
+		}
+	})
+	var api string
+	select {
+	case api = <-apiAddr:
+	case err := <-exited:
+		t.Fatalf("serve exited: %v\n%s", err, logs.text())
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start within 60s")
+	}
+	waitReady(t, api)
+	return cmd, api, logs
 }

@@ -1,9 +1,11 @@
 package nba
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Ledger is the next-best-action part of a contact record
@@ -317,4 +319,77 @@ func (l *Ledger) RecordOrder(cat *Catalogue, at int64, s *Stats) (Attribution, *
 	var id DecisionID
 	binary.LittleEndian.PutUint64(id[:8], entry.LastDecision) // Seed() of id is LastDecision
 	return l.RecordOutcome(cat, id, best.ID, OutcomeOrder, at, s), best
+}
+
+// Absorb merges o, the ledger of a profile merged into this ledger's
+// contact (a visitor who signed up or logged in), so that what the visitor
+// was shown still counts towards caps and their later outcomes are still
+// attributed. Per action:
+//   - the side with the later impression keeps attribution: its last
+//     decision, whether that impression converted, and its arm;
+//   - impressions whose cap windows overlap add up in the earlier window
+//     (caps may over-count after a merge, never under-count); otherwise
+//     the later window is the current one;
+//   - converted stays converted, and a dismissal in the current window
+//     stays.
+//
+// When the two remember more than MaxHistory actions together, the least
+// recently shown are forgotten. cat gives the cap windows; an action it no
+// longer has uses the one-day window of actions without a cap.
+func (l *Ledger) Absorb(cat *Catalogue, o *Ledger) {
+	type merged struct {
+		e   HistoryEntry
+		arm *ledgerArm
+	}
+	all := make([]merged, 0, l.History.n+o.History.n)
+	for i := 0; i < l.History.n; i++ {
+		all = append(all, merged{l.History.e[i], l.arm(l.History.e[i].Action)})
+	}
+	for i := 0; i < o.History.n; i++ {
+		y := o.History.e[i]
+		yarm := o.arm(y.Action)
+		j := slices.IndexFunc(all, func(m merged) bool { return m.e.Action == y.Action })
+		if j < 0 {
+			all = append(all, merged{y, yarm})
+			continue
+		}
+		x := &all[j]
+		window := int64(msPerDay)
+		if a := cat.ActionByHash(y.Action); a != nil {
+			window = capWindow(a)
+		}
+		later, earlier := x.e, y
+		if y.LastShown > x.e.LastShown {
+			later, earlier = y, x.e
+			x.arm = yarm
+		}
+		m := later
+		m.Flags = later.Flags&(FlagLastConverted|FlagDismissed) | (later.Flags|earlier.Flags)&FlagConverted
+		lo, hi := min(x.e.WindowStart, y.WindowStart), max(x.e.WindowStart, y.WindowStart)
+		if hi < lo+window {
+			m.WindowStart = lo
+			m.Count = uint16(min(65535, int(x.e.Count)+int(y.Count)))
+			m.Flags |= (x.e.Flags | y.Flags) & FlagDismissed
+		} else if y.WindowStart > x.e.WindowStart {
+			m.WindowStart, m.Count = y.WindowStart, y.Count
+			m.Flags = m.Flags&^FlagDismissed | y.Flags&FlagDismissed
+		} else {
+			m.WindowStart, m.Count = x.e.WindowStart, x.e.Count
+			m.Flags = m.Flags&^FlagDismissed | x.e.Flags&FlagDismissed
+		}
+		x.e = m
+	}
+	// Keep the MaxHistory most recently shown.
+	slices.SortStableFunc(all, func(a, b merged) int { return cmp.Compare(b.e.LastShown, a.e.LastShown) })
+	all = all[:min(len(all), MaxHistory)]
+	var out Ledger
+	for _, m := range all {
+		out.History.e[out.History.n] = m.e
+		out.History.n++
+		if m.arm != nil {
+			out.arms[out.n] = *m.arm
+			out.n++
+		}
+	}
+	*l = out
 }

@@ -260,3 +260,95 @@ func TestLedgerSizeBound(t *testing.T) {
 	}
 	t.Logf("worst ledger %d bytes; bound %d; contact limit %d", len(enc), MaxLedgerBytes, state.MaxDecisionState)
 }
+
+// A visitor's ledger merged into the contact they log in as keeps caps
+// and attribution: the later impression of an action keeps its decision,
+// overlapping cap windows add up, converted stays converted.
+func TestLedgerAbsorb(t *testing.T) {
+	cat := mustPolicy(t, `version: v1
+actions:
+  - {id: welcome, placements: [homepage], value: 1, cap: {max: 3, per: 1d}}
+  - {id: cart, placements: [homepage], value: 1}
+  - {id: promo, placements: [homepage], value: 1}
+`, nil).Catalogue()
+	t0 := testNow
+	show := func(l *Ledger, id DecisionID, at time.Time, group string, actions ...string) {
+		r := &DecisionRecord{DecisionID: id, At: at, Group: group}
+		for i, a := range actions {
+			r.Choices = append(r.Choices, LoggedChoice{Action: a, Rank: i + 1})
+		}
+		l.RecordDecision(cat, r, nil)
+	}
+	var known, visitor Ledger
+	show(&known, DecisionID{1}, t0, "homepage/lead", "welcome", "promo")
+	known.RecordOutcome(cat, DecisionID{1}, "promo", OutcomeClick, t0.Add(time.Minute).UnixMilli(), nil)
+	show(&visitor, DecisionID{2}, t0.Add(time.Hour), "homepage/visitor", "welcome", "cart")
+	show(&visitor, DecisionID{3}, t0.Add(2*time.Hour), "homepage/visitor", "welcome")
+
+	known.Absorb(cat, &visitor)
+	// Round trip: the merged ledger is what gets stored.
+	b, err := known.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l Ledger
+	if err := l.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if l.History.Len() != 3 {
+		t.Fatalf("%d actions remembered, want 3", l.History.Len())
+	}
+	welcome := l.History.find(cat.Action("welcome").hash)
+	if welcome.Count != 3 || welcome.WindowStart != t0.UnixMilli() {
+		t.Fatalf("welcome: %d impressions from %d; want 3 in the window from the first", welcome.Count, welcome.WindowStart)
+	}
+	if r := l.History.blocked(cat.Action("welcome"), t0.Add(3*time.Hour).UnixMilli()); r != ReasonCap {
+		t.Fatalf("welcome after three impressions across both profiles: %q, want the cap", r)
+	}
+	// The visitor's latest decision is the one a click is credited to,
+	// in its own group.
+	s := NewStats()
+	if res := l.RecordOutcome(cat, DecisionID{3}, "welcome", OutcomeClick, t0.Add(3*time.Hour).UnixMilli(), s); res != Attributed {
+		t.Fatalf("click on the visitor's last decision: %v", res)
+	}
+	if c := s.cells[Key{Action: "welcome", Group: "homepage/visitor"}]; c.Conversions != 1 {
+		t.Fatalf("conversion not in the visitor decision's cell: %+v", s.cells)
+	}
+	if id, ok := l.LastDecision(cat.Action("cart")); !ok || id != (DecisionID{2}) {
+		t.Fatalf("cart's last decision %v %v, want the visitor's", id, ok)
+	}
+	if res := l.RecordOutcome(cat, DecisionID{1}, "promo", OutcomeClick, t0.Add(2*time.Minute).UnixMilli(), nil); res != AlreadyConverted {
+		t.Fatalf("the known contact's converted promo: %v, want already converted", res)
+	}
+
+	// More than MaxHistory actions together: the most recent stay.
+	var a, o Ledger
+	var ids []string
+	var yaml strings.Builder
+	yaml.WriteString("version: v1\nactions:\n")
+	for i := range MaxHistory + 8 {
+		ids = append(ids, fmt.Sprintf("a%02d", i))
+		fmt.Fprintf(&yaml, "  - {id: a%02d, placements: [homepage], value: 1}\n", i)
+	}
+	big, err := ParseCatalogue("big.yaml", []byte(yaml.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		l := &a
+		if i%2 == 1 {
+			l = &o
+		}
+		l.RecordDecision(big, &DecisionRecord{DecisionID: DecisionID{byte(i)}, At: t0.Add(time.Duration(i) * time.Minute), Group: "homepage/lead",
+			Choices: []LoggedChoice{{Action: id, Rank: 1}}}, nil)
+	}
+	a.Absorb(big, &o)
+	if a.History.Len() != MaxHistory {
+		t.Fatalf("%d remembered, want %d", a.History.Len(), MaxHistory)
+	}
+	for _, id := range ids[:8] {
+		if a.History.find(big.Action(id).hash) != nil {
+			t.Fatalf("%s, among the least recently shown, was kept", id)
+		}
+	}
+}
