@@ -363,6 +363,18 @@ func (s *Server) getNextBestAction(ctx *fasthttp.RequestCtx, rawID []byte) {
 			}
 		}
 		x.Zone = s.zone(sc.c.TimeZone)
+		// A message action counts towards the marketing pressure the
+		// trigger policy enforces: none is offered on a channel whose
+		// limit is reached.
+		if ch, msg := nba.MessageChannel(plc); msg && s.cfg.Triggers != nil {
+			if ps, ok := s.cfg.Triggers.Pressure(&sc.c, now.UnixMilli()); ok {
+				for _, p := range ps {
+					if p.Channel == ch.String() && p.Reason == "pressure" {
+						x.Pressure[ch] = true
+					}
+				}
+			}
+		}
 		target = canon
 		if state.IDKind(canon[0]) == state.IDAnonymous {
 			anonID = target[2:]

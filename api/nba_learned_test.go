@@ -124,3 +124,27 @@ func TestNextBestActionNoFeatures(t *testing.T) {
 		t.Fatalf("record %+v", rec)
 	}
 }
+
+// Message actions share the trigger policy's marketing pressure: with the
+// email limit reached, no email action is offered, and explain says why.
+func TestNextBestActionPressure(t *testing.T) {
+	path := "/v1/contacts/42/next-best-action?placement=email&n=20&explain=true"
+	reasons := func(env *nbaEnv) map[string]int {
+		d := getDecision(t, env, path)
+		out := map[string]int{}
+		for _, v := range d.Explain {
+			out[v.Reason]++
+		}
+		return out
+	}
+	free := reasons(newNBAEnv(t, nil))
+	if free["pressure"] != 0 || free[""] == 0 {
+		t.Fatalf("without triggers: verdicts %v; want eligible email actions and no pressure", free)
+	}
+	got := reasons(newNBAEnvConfig(t, nil, func(c *Config) { c.Triggers = &fakeTriggers{} }))
+	// Pressure is checked before the history and the conditions: every
+	// consented email action is blocked by it, the eligible ones included.
+	if got[""] != 0 || got["pressure"] < free[""] {
+		t.Fatalf("with the email limit reached: verdicts %v; want none eligible and at least the %d eligible ones blocked by pressure", got, free[""])
+	}
+}

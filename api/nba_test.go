@@ -54,6 +54,12 @@ type nbaEnv struct {
 
 func newNBAEnv(t *testing.T, mod func(*NBA)) *nbaEnv {
 	t.Helper()
+	return newNBAEnvConfig(t, mod, nil)
+}
+
+// newNBAEnvConfig is newNBAEnv with the server's Config adjusted by cfg.
+func newNBAEnvConfig(t *testing.T, mod func(*NBA), cfg func(*Config)) *nbaEnv {
+	t.Helper()
 	cat, err := nba.DefaultCatalogue()
 	if err != nil {
 		t.Fatal(err)
@@ -78,12 +84,16 @@ func newNBAEnv(t *testing.T, mod func(*NBA)) *nbaEnv {
 	if mod != nil {
 		mod(&n)
 	}
-	env.base = realServer(t, Config{
+	c := Config{
 		Store: fixture(t), PartitionOf: testPartitionOf, Registerer: env.reg,
 		Logger: slog.New(slog.DiscardHandler),
 		Now:    func() time.Time { return time.UnixMilli(t0 + 14*day) },
 		NBA:    n,
-	})
+	}
+	if cfg != nil {
+		cfg(&c)
+	}
+	env.base = realServer(t, c)
 	return env
 }
 

@@ -327,7 +327,7 @@ func (p *Policy) check(a *Action, pi int, x *Context, h *History) string {
 	if a.ValidUntil != 0 && x.nowMS >= a.ValidUntil {
 		return ReasonExpired
 	}
-	if ch, ok := messageChannel(x.Placement); ok {
+	if ch, ok := MessageChannel(x.Placement); ok {
 		if x.Consent[ch] != state.ConsentOptedIn {
 			return ReasonConsent
 		}
@@ -346,7 +346,10 @@ func (p *Policy) check(a *Action, pi int, x *Context, h *History) string {
 	return ""
 }
 
-func messageChannel(placement string) (state.Channel, bool) {
+// MessageChannel says which contact channel a placement sends through
+// (email, sms, push), or false for a placement on a page. Consent and the
+// marketing pressure triggers share apply to actions in such placements.
+func MessageChannel(placement string) (state.Channel, bool) {
 	switch placement {
 	case "email":
 		return state.ChannelEmail, true
