@@ -75,24 +75,11 @@ func main() {
 		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measurement to this file")
 		traceOut := fs.String("trace", "", "write a runtime execution trace of the measurement to this file (go tool trace)")
 		_ = fs.Parse(os.Args[2:])
-		if *traceOut != "" {
-			f, ferr := os.Create(*traceOut)
-			if ferr != nil {
-				err = ferr
-				break
-			}
-			_ = trace.Start(f)
-			defer func() { trace.Stop(); f.Close() }()
+		var stop func()
+		if stop, err = profile(*cpuprofile, *traceOut); err != nil {
+			break
 		}
-		if *cpuprofile != "" {
-			f, ferr := os.Create(*cpuprofile)
-			if ferr != nil {
-				err = ferr
-				break
-			}
-			_ = pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
-		}
+		defer stop()
 		err = runHTTP(*url, *split, serverOpts{actions: *actions, ingest: *ingest, floor: *floor, learned: *learned}, *rate, *duration, *conns)
 	case "server":
 		actions := fs.Int("actions", 50, "actions in the catalogue")
@@ -102,24 +89,11 @@ func main() {
 		learned := fs.Bool("learned", false, "arbitrate with a propensity MLP and log feature vectors")
 		traceOut := fs.String("trace", "", "write a runtime execution trace of the server's whole life to this file (go tool trace)")
 		_ = fs.Parse(os.Args[2:])
-		if *traceOut != "" {
-			f, ferr := os.Create(*traceOut)
-			if ferr != nil {
-				err = ferr
-				break
-			}
-			_ = trace.Start(f)
-			defer func() { trace.Stop(); f.Close() }()
+		var stop func()
+		if stop, err = profile(*cpuprofile, *traceOut); err != nil {
+			break
 		}
-		if *cpuprofile != "" {
-			f, ferr := os.Create(*cpuprofile)
-			if ferr != nil {
-				err = ferr
-				break
-			}
-			_ = pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
-		}
+		defer stop()
 		err = runServer(serverOpts{actions: *actions, ingest: *ingest, floor: *floor, learned: *learned})
 	default:
 		err = fmt.Errorf("unknown command %q; use regret, obd, sendtime, load or http", os.Args[1])
@@ -128,4 +102,38 @@ func main() {
 		fmt.Fprintln(os.Stderr, "nba:", err)
 		os.Exit(1)
 	}
+}
+
+// profile starts a CPU profile and an execution trace into the files
+// named ("" for none); stop ends and writes both.
+func profile(cpu, tr string) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, f := range stops {
+			f()
+		}
+	}
+	if tr != "" {
+		f, err := os.Create(tr)
+		if err != nil {
+			return stop, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			return stop, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	if cpu != "" {
+		f, err := os.Create(cpu)
+		if err != nil {
+			return stop, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return stop, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	return stop, nil
 }
