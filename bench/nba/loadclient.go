@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -75,7 +76,7 @@ func (lc *loadConn) get(appendPath func([]byte) []byte) error {
 	}
 	if status != "200" {
 		body := make([]byte, clen)
-		_, _ = lc.r.Read(body)
+		_, _ = io.ReadFull(lc.r, body)
 		return fmt.Errorf("GET %s: %s %s", lc.req[4:bytes.IndexByte(lc.req[4:], ' ')+4], status, body)
 	}
 	_, err = lc.r.Discard(clen)
